@@ -194,38 +194,47 @@ func (m *Message) Kind() Kind {
 	return KindUnknown
 }
 
+// wireMessage is Message as it travels: info_hash is a string or a list, and
+// files is present (possibly empty) exactly when Files is non-nil.
 type wireMessage struct {
 	Message
-	RawInfoHash json.RawMessage            `json:"info_hash,omitempty"`
-	RawFiles    map[string]ScrapeFile      `json:"files,omitempty"`
-	RawUnused   map[string]json.RawMessage `json:"-"`
+	RawInfoHash json.RawMessage        `json:"info_hash,omitempty"`
+	RawFiles    *map[string]ScrapeFile `json:"files,omitempty"`
 }
 
 // Encode returns the JSON text of m.
+//
+// info_hash is written as one binary string when InfoHash is set (for a
+// scrape, when InfoHashes is nil or holds just InfoHash), and as a list when
+// only InfoHashes is set. files is written, even empty, when Files is non-nil.
 func Encode(m *Message) ([]byte, error) {
 	w := wireMessage{Message: *m}
 	w.InfoHash = nil
+	single := m.InfoHash != nil && (m.Action != ActionScrape || m.InfoHashes == nil ||
+		(len(m.InfoHashes) == 1 && m.InfoHashes[0] == *m.InfoHash))
 	switch {
-	case m.Action == ActionScrape && m.InfoHashes != nil:
-		b, err := json.Marshal(m.InfoHashes)
-		if err != nil {
-			return nil, err
-		}
-		w.RawInfoHash = b
-	case m.InfoHash != nil:
+	case single:
 		b, err := json.Marshal(m.InfoHash)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("trackermsg: encode info_hash: %w", err)
+		}
+		w.RawInfoHash = b
+	case m.InfoHashes != nil:
+		b, err := json.Marshal(m.InfoHashes)
+		if err != nil {
+			return nil, fmt.Errorf("trackermsg: encode info_hash list: %w", err)
 		}
 		w.RawInfoHash = b
 	}
 	if m.Files != nil {
-		w.RawFiles = make(map[string]ScrapeFile, len(m.Files))
-		for k, v := range m.Files {
-			w.RawFiles[k] = v
-		}
+		files := m.Files
+		w.RawFiles = &files
 	}
-	return json.Marshal(w)
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("trackermsg: encode %q message: %w", m.Action, err)
+	}
+	return b, nil
 }
 
 // Decode parses and validates one message. It accepts what the known trackers
@@ -270,7 +279,14 @@ func Decode(data []byte) (*Message, error) {
 		}
 	}
 	if w.RawFiles != nil {
-		m.Files = w.RawFiles
+		m.Files = *w.RawFiles
+		if m.Files == nil {
+			m.Files = map[string]ScrapeFile{}
+		}
+	}
+	if len(m.Offers) == 0 {
+		// "offers": [] means no offers; keep one representation of that.
+		m.Offers = nil
 	}
 	if err := m.validate(); err != nil {
 		return nil, err
@@ -326,6 +342,9 @@ func (m *Message) validate() error {
 	default:
 		if m.Action == "" {
 			return fmt.Errorf("%w: no action", ErrMalformed)
+		}
+		if m.Action == ActionAnnounce {
+			return fmt.Errorf("%w: announce without peer_id", ErrMalformed)
 		}
 		return fmt.Errorf("%w: unknown action %q", ErrMalformed, m.Action)
 	}

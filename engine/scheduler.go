@@ -1,0 +1,418 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine/identity"
+	"github.com/p2pmedia/p2pmedia/engine/wire"
+)
+
+const (
+	// switchMargin is kept between the moment a late peer download moves to
+	// HTTP and the deadline, on top of HTTP's estimated time.
+	switchMargin = 250 * time.Millisecond
+	// maxPerPeer bounds concurrent downloads from one peer.
+	maxPerPeer = 3
+	// httpRetries is how many times a piece's HTTP fetch is tried.
+	httpRetries = 3
+	// defaultPeerRate is assumed for a peer not yet measured (bytes/s).
+	defaultPeerRate = 1 << 20
+	// discoveryWindow is how long after joining, while no peer has announced
+	// any holdings yet, HTTP waits for peers until the latest comfortable moment.
+	discoveryWindow = 3 * time.Second
+	// discoveryReserve is the slack kept when waiting for peers at start-up.
+	discoveryReserve = 500 * time.Millisecond
+	// readChunk is how much of an HTTP body is read between progress updates.
+	readChunk = 32 * 1024
+)
+
+// transferEstimate is a running estimate of a source's latency and rate.
+type transferEstimate struct {
+	latency time.Duration
+	rate    float64 // bytes per second
+}
+
+// time estimates how long n bytes take.
+func (t transferEstimate) time(n int) time.Duration {
+	return t.latency + time.Duration(float64(n)/t.rate*float64(time.Second))
+}
+
+func (t *transferEstimate) observe(latency time.Duration, n int, d time.Duration) {
+	const a = 0.3
+	t.latency = time.Duration((1-a)*float64(t.latency) + a*float64(latency))
+	if d > 10*time.Millisecond && n >= 16*1024 {
+		t.rate = (1-a)*t.rate + a*float64(n)/d.Seconds()
+	}
+}
+
+// scheduleLocked decides, for every wanted piece in deadline order, where it
+// comes from. Pieces due within the HTTP window go to HTTP unless a peer that
+// holds them can deliver safely sooner; pieces further ahead come from peers
+// only. A peer download that would miss its deadline moves to HTTP, keeping
+// the bytes already received.
+func (s *Swarm) scheduleLocked(now time.Time) {
+	if s.closed {
+		return
+	}
+	var want []*piece
+	for _, r := range s.resources {
+		if r.gone {
+			continue
+		}
+		s.prefetchLocked(r, now)
+		for _, pc := range r.pieces {
+			if pc.src != srcFinishing {
+				want = append(want, pc)
+			}
+		}
+	}
+	sort.Slice(want, func(i, j int) bool {
+		a, b := want[i], want[j]
+		if a.deadline.IsZero() != b.deadline.IsZero() {
+			return !a.deadline.IsZero()
+		}
+		if !a.deadline.Equal(b.deadline) {
+			return a.deadline.Before(b.deadline)
+		}
+		if a.r != b.r {
+			return a.r.name < b.r.name
+		}
+		return a.index < b.index
+	})
+	for _, pc := range want {
+		s.schedulePieceLocked(pc, now)
+	}
+}
+
+// prefetchLocked adds the pieces ahead of a resource's playhead, within the
+// prefetch window, as prefetch wants with deadlines; and drops prefetch wants
+// that fell behind or out of the window.
+func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
+	cfg := &s.e.cfg
+	if r.rate <= 0 {
+		for i, pc := range r.pieces {
+			if pc.prefetch && pc.waiters == 0 && pc.src == srcNone {
+				delete(r.pieces, i)
+			}
+		}
+		return
+	}
+	pos := r.playhead + int64(r.rate*now.Sub(r.headAt).Seconds())
+	l := s.id.PieceLength
+	first := int(min(max(pos, 0), r.info.Size) / l)
+	for i, pc := range r.pieces {
+		if pc.prefetch && pc.waiters == 0 && pc.src == srcNone && i < first {
+			delete(r.pieces, i)
+		}
+	}
+	for i := first; i < r.n; i++ {
+		start, end, _ := identity.PieceRange(i, r.info.Size, l)
+		due := time.Duration(float64(max(start-pos, 0)) / r.rate * float64(time.Second))
+		inMin := i-first < cfg.MinBufferCount
+		if due > cfg.PrefetchWindow && !inMin {
+			break
+		}
+		deadline := now.Add(due)
+		pc, ok := r.pieces[i]
+		if !ok {
+			if r.have.Has(i) {
+				continue
+			}
+			if !s.p2p && !inMin {
+				continue
+			}
+			pc = r.wantLocked(i, start, end)
+			pc.prefetch = true
+		}
+		if pc.waiters == 0 {
+			// A consumer's own deadline wins over the extrapolated playhead.
+			pc.deadline = deadline
+		}
+	}
+}
+
+// inMinBufferLocked reports whether piece i is within MinBufferCount pieces
+// of the playhead.
+func (s *Swarm) inMinBufferLocked(pc *piece, now time.Time) bool {
+	r := pc.r
+	if s.e.cfg.MinBufferCount == 0 || r.rate <= 0 {
+		return false
+	}
+	pos := r.playhead + int64(r.rate*now.Sub(r.headAt).Seconds())
+	first := int(max(pos, 0) / s.id.PieceLength)
+	return pc.index >= first && pc.index-first < s.e.cfg.MinBufferCount
+}
+
+func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
+	switch pc.src {
+	case srcHTTP, srcFinishing:
+		return
+	case srcP2P:
+		p := pc.peer
+		if now.Sub(pc.lastByte) > s.e.cfg.P2PStallTimeout {
+			s.e.log.Debug("peer download stalled", "peer", p.id, "piece", pc.index)
+			s.abortP2PLocked(pc, true)
+			p.strikeLocked("stalled download")
+		} else if pc.waiters > 0 || pc.deadline.IsZero() == false && s.inMinBufferLocked(pc, now) {
+			remaining := pc.size() - pc.got
+			latest := pc.deadline.Add(-s.http.time(remaining) - switchMargin)
+			if !now.Before(latest) && now.Add(p.estimate(remaining, now, pc)).After(pc.deadline.Add(-switchMargin)) {
+				s.e.log.Debug("peer download too slow: moving to HTTP", "peer", p.id, "piece", pc.index)
+				s.abortP2PLocked(pc, false)
+			} else {
+				return
+			}
+		} else {
+			return
+		}
+	}
+	if now.Before(pc.notBefore) {
+		return
+	}
+	timeLeft := pc.deadline.Sub(now)
+	urgent := !pc.deadline.IsZero() && timeLeft <= s.e.cfg.HTTPWindow && (pc.waiters > 0 || s.inMinBufferLocked(pc, now))
+	if urgent && s.discoveringLocked(now) {
+		// Peers may connect any moment: wait for them while HTTP can still
+		// make the deadline comfortably.
+		urgent = timeLeft <= s.http.time(pc.size()-pc.got)+switchMargin+discoveryReserve
+	}
+	forceHTTP := s.inMinBufferLocked(pc, now)
+	if s.p2p && !forceHTTP && s.p2pActive < s.e.cfg.MaxP2PDownloads {
+		if p := s.bestPeerLocked(pc); p != nil {
+			remaining := pc.size() - pc.got
+			safe := !urgent || now.Add(p.estimate(remaining, now, nil)).Before(pc.deadline.Add(-s.http.time(remaining)-switchMargin))
+			if safe {
+				s.startP2PLocked(pc, p, now)
+				return
+			}
+		}
+	}
+	if urgent && s.httpActive < s.e.cfg.MaxHTTPDownloads {
+		s.startHTTPLocked(pc, now)
+	}
+}
+
+// discoveringLocked reports whether the swarm is still looking for its first
+// peers: it joined recently and no peer has told it what it holds yet.
+func (s *Swarm) discoveringLocked(now time.Time) bool {
+	return s.p2p && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
+}
+
+// bestPeerLocked picks the peer to ask for pc: one that holds it, has a free
+// slot and has not failed it; the fastest, least busy first.
+func (s *Swarm) bestPeerLocked(pc *piece) *peer {
+	var best *peer
+	var bestScore float64
+	for _, p := range s.peers {
+		if pc.excluded[p] || len(p.downloads) >= maxPerPeer || !p.holds(pc.r.ref, pc.index) {
+			continue
+		}
+		score := p.rate / float64(1+len(p.downloads))
+		score *= 1 + 0.1*rand.Float64()
+		if best == nil || score > bestScore {
+			best, bestScore = p, score
+		}
+	}
+	return best
+}
+
+func (s *Swarm) startP2PLocked(pc *piece, p *peer, now time.Time) {
+	if pc.buf == nil {
+		pc.buf = make([]byte, pc.size())
+	}
+	p.nextID++
+	id := p.nextID
+	p.downloads[id] = pc
+	pc.src, pc.peer, pc.reqID = srcP2P, p, id
+	pc.started, pc.lastByte, pc.startGot = now, now, pc.got
+	s.p2pActive++
+	p.queueLocked(&wire.Request{ID: id, Resource: pc.r.ref, Piece: uint32(pc.index), Offset: uint32(pc.got)})
+}
+
+// abortP2PLocked cancels pc's peer download, keeping its bytes; with exclude
+// the peer is not asked for this piece again.
+func (s *Swarm) abortP2PLocked(pc *piece, exclude bool) {
+	p := pc.peer
+	if p == nil {
+		return
+	}
+	delete(p.downloads, pc.reqID)
+	p.cancelledLocked(pc.reqID)
+	if !p.closed {
+		p.queueLocked(&wire.Cancel{ID: pc.reqID})
+	}
+	if exclude {
+		if pc.excluded == nil {
+			pc.excluded = map[*peer]bool{}
+		}
+		pc.excluded[p] = true
+	}
+	s.p2pStoppedLocked(pc)
+}
+
+// p2pStoppedLocked returns pc to the scheduler after its peer download ended.
+func (s *Swarm) p2pStoppedLocked(pc *piece) {
+	if pc.src != srcP2P {
+		return
+	}
+	pc.src, pc.peer = srcNone, nil
+	s.p2pActive--
+	s.kick()
+}
+
+// stopLocked stops whatever transfer pc has under way.
+func (s *Swarm) stopLocked(pc *piece) {
+	switch pc.src {
+	case srcP2P:
+		s.abortP2PLocked(pc, false)
+	case srcHTTP:
+		pc.httpCancel()
+	}
+}
+
+func (s *Swarm) startHTTPLocked(pc *piece, now time.Time) {
+	if debugSched {
+		println("HTTP", s.e.peerID.String()[16:24], pc.index, pc.got, pc.waiters, pc.deadline.Sub(now).Milliseconds(), len(s.peers), s.p2pActive)
+	}
+	if pc.buf == nil {
+		pc.buf = make([]byte, pc.size())
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	pc.src, pc.httpCancel, pc.started = srcHTTP, cancel, now
+	s.httpActive++
+	from := pc.got
+	buf := pc.buf
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		err := s.fetchHTTP(ctx, pc, buf, from)
+		s.mu.Lock()
+		s.httpActive--
+		if err == nil {
+			s.mu.Unlock()
+			s.finishPiece(pc, nil)
+			return
+		}
+		pc.src = srcNone
+		if s.closed || pc.r.gone {
+			s.mu.Unlock()
+			return
+		}
+		if errors.Is(err, ErrChanged) {
+			pc.r.goneLocked(err)
+			s.mu.Unlock()
+			s.e.exception(CodeHTTP, err)
+			return
+		}
+		pc.httpFails++
+		if pc.httpFails >= httpRetries {
+			pc.r.finishLocked(pc, nil, err)
+			s.mu.Unlock()
+			s.e.exception(CodeHTTP, err)
+			return
+		}
+		pc.notBefore = time.Now().Add(time.Duration(pc.httpFails) * 200 * time.Millisecond)
+		s.mu.Unlock()
+		s.kick()
+	}()
+}
+
+// fetchHTTP fills buf[from:] from the origin, publishing progress in pc.got.
+func (s *Swarm) fetchHTTP(ctx context.Context, pc *piece, buf []byte, from int) error {
+	r := pc.r
+	t0 := time.Now()
+	info, body, err := s.e.cfg.Fetcher.Fetch(ctx, r.url, pc.start+int64(from), pc.end)
+	if err != nil {
+		return fmt.Errorf("engine: fetch %s piece %d: %w", r.url, pc.index, err)
+	}
+	defer body.Close()
+	if info.Size != r.info.Size || (info.ETag != "" && r.info.ETag != "" && info.ETag != r.info.ETag) {
+		return fmt.Errorf("%w: %s now has size %d etag %q (was %d %q)", ErrChanged, r.url, info.Size, info.ETag, r.info.Size, r.info.ETag)
+	}
+	var first time.Duration
+	n := from
+	for n < len(buf) {
+		k, err := io.ReadFull(body, buf[n:min(n+readChunk, len(buf))])
+		if k > 0 {
+			if first == 0 {
+				first = time.Since(t0)
+			}
+			n += k
+			s.e.cnt.http.Add(int64(k))
+			s.mu.Lock()
+			pc.got = n
+			s.mu.Unlock()
+		}
+		if err != nil {
+			return fmt.Errorf("engine: read %s piece %d: %w", r.url, pc.index, err)
+		}
+	}
+	s.mu.Lock()
+	s.http.observe(first, n-from, time.Since(t0)-first)
+	s.mu.Unlock()
+	return nil
+}
+
+// finishPiece validates (for peer data), stores and publishes a complete
+// piece. from is the peer that sent its last bytes, nil for HTTP.
+func (s *Swarm) finishPiece(pc *piece, from *peer) {
+	r := pc.r
+	s.mu.Lock()
+	pc.src = srcFinishing
+	data := pc.buf
+	s.mu.Unlock()
+	if from != nil && s.e.cfg.Validate != nil {
+		if err := s.e.cfg.Validate(identity.Resource{Name: r.name, Info: r.info}, pc.index, data); err != nil {
+			s.mu.Lock()
+			pc.src, pc.got = srcNone, 0
+			if pc.excluded == nil {
+				pc.excluded = map[*peer]bool{}
+			}
+			pc.excluded[from] = true
+			from.strikeLocked("piece failed validation")
+			s.mu.Unlock()
+			s.kick()
+			return
+		}
+	}
+	if err := s.e.cfg.Store.Put(s.ctx, r.key(pc.index), data); err != nil {
+		s.e.exception(CodeStore, fmt.Errorf("store piece %d of %s: %w", pc.index, r.url, err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.gone {
+		return
+	}
+	r.have.Set(pc.index)
+	r.finishLocked(pc, data, nil)
+	for _, p := range s.peers {
+		p.announceLocked(r, pc.index)
+	}
+}
+
+func (s *Swarm) broadcastDropLocked(r *Resource, i int) {
+	for _, p := range s.peers {
+		p.dropLocked(r, i)
+	}
+}
+
+// onEvict forgets a piece the store dropped.
+func (s *Swarm) onEvict(k identity.PieceKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.resources[k.Resource]
+	if !ok || r.ref.Version != k.Version || !r.have.Has(k.Index) {
+		return
+	}
+	r.have.Clear(k.Index)
+	s.broadcastDropLocked(r, k.Index)
+}
+
+var debugSched = false

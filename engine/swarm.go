@@ -1,0 +1,583 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine/identity"
+	"github.com/p2pmedia/p2pmedia/engine/trackerclient"
+	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
+	"github.com/p2pmedia/p2pmedia/engine/transport"
+)
+
+const (
+	// offerTTL is how long an unanswered offer is kept (WebTorrent: 50 s).
+	offerTTL = 50 * time.Second
+	// connectTimeout bounds ICE + DTLS + SCTP set-up and the handshake.
+	connectTimeout = 20 * time.Second
+	// minAnnounceInterval and maxAnnounceInterval clamp the tracker's interval.
+	minAnnounceInterval = 15 * time.Second
+	maxAnnounceInterval = 5 * time.Minute
+	// banTime is how long a peer dropped for faults is refused.
+	banTime = 5 * time.Minute
+	// tick is the scheduler's period.
+	tick = 50 * time.Millisecond
+)
+
+// Swarm is the set of peers sharing one channel, and the resources this peer
+// reads in it.
+type Swarm struct {
+	e  *Engine
+	id identity.Swarm
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wake   chan struct{}
+	wg     sync.WaitGroup
+
+	// mu guards everything below, including the state of every peer, resource
+	// and piece of the swarm. No I/O is done while holding it.
+	mu        sync.Mutex
+	closed    bool
+	p2p       bool
+	p2pCtx    context.Context
+	p2pCancel context.CancelFunc
+	p2pSince  time.Time
+	// heardHoldings: a peer announced what it holds since P2P started.
+	heardHoldings bool
+	peers         map[trackermsg.ID]*peer
+	connecting    map[trackermsg.ID]bool
+	offers        map[trackermsg.ID]*pendingOffer
+	banned        map[trackermsg.ID]time.Time
+	started       map[*tracker]bool
+	nextAnn       map[*tracker]time.Time
+	interval      time.Duration
+	resources     map[string]*Resource
+	http          transferEstimate
+	httpActive    int
+	p2pActive     int
+}
+
+type pendingOffer struct {
+	offer   transport.Offer
+	created time.Time
+}
+
+func newSwarm(e *Engine, id identity.Swarm) *Swarm {
+	s := &Swarm{
+		e: e, id: id,
+		wake:       make(chan struct{}, 1),
+		peers:      map[trackermsg.ID]*peer{},
+		connecting: map[trackermsg.ID]bool{},
+		offers:     map[trackermsg.ID]*pendingOffer{},
+		banned:     map[trackermsg.ID]time.Time{},
+		started:    map[*tracker]bool{},
+		nextAnn:    map[*tracker]time.Time{},
+		interval:   2 * time.Minute,
+		resources:  map[string]*Resource{},
+		http:       transferEstimate{latency: 300 * time.Millisecond, rate: 2 << 20},
+	}
+	s.ctx, s.cancel = context.WithCancel(e.ctx)
+	return s
+}
+
+// ID returns the swarm's identity.
+func (s *Swarm) ID() identity.Swarm { return s.id }
+
+func (s *Swarm) start(p2p bool) {
+	s.wg.Add(1)
+	go s.run()
+	if p2p {
+		s.setP2P(true)
+	}
+}
+
+func (s *Swarm) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// setP2P starts or stops the swarm's peer network.
+func (s *Swarm) setP2P(on bool) {
+	s.mu.Lock()
+	if s.closed || s.p2p == on {
+		s.mu.Unlock()
+		return
+	}
+	s.p2p = on
+	var drop []*peer
+	var offers []*pendingOffer
+	if on {
+		s.p2pCtx, s.p2pCancel = context.WithCancel(s.ctx)
+		s.p2pSince, s.heardHoldings = time.Now(), false
+	} else {
+		s.p2pCancel()
+		drop, offers = s.detachAllLocked()
+	}
+	s.mu.Unlock()
+	for _, p := range drop {
+		p.conn.Close()
+	}
+	for _, o := range offers {
+		o.offer.Close()
+	}
+	if on {
+		for _, t := range s.e.activeTrackers() {
+			s.trackerUp(t)
+		}
+	} else {
+		s.e.peersChanged()
+	}
+	s.kick()
+}
+
+// detachAllLocked forgets every peer and offer and returns them for closing.
+func (s *Swarm) detachAllLocked() ([]*peer, []*pendingOffer) {
+	var drop []*peer
+	for _, p := range s.peers {
+		s.detachPeerLocked(p)
+		drop = append(drop, p)
+	}
+	var offers []*pendingOffer
+	for id, o := range s.offers {
+		offers = append(offers, o)
+		delete(s.offers, id)
+	}
+	s.started = map[*tracker]bool{}
+	s.nextAnn = map[*tracker]time.Time{}
+	return drop, offers
+}
+
+// trackerUp announces to a tracker that just connected.
+func (s *Swarm) trackerUp(t *tracker) {
+	s.mu.Lock()
+	if s.closed || !s.p2p {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.started, t)
+	s.nextAnn[t] = time.Now()
+	s.mu.Unlock()
+	s.kick()
+}
+
+func (s *Swarm) onResponse(t *tracker, interval time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if interval > 0 {
+		s.interval = min(max(interval, minAnnounceInterval), maxAnnounceInterval)
+	}
+}
+
+// announceDue starts the announces whose time has come.
+func (s *Swarm) announceDueLocked(now time.Time) {
+	if !s.p2p {
+		return
+	}
+	for t, at := range s.nextAnn {
+		if now.Before(at) {
+			continue
+		}
+		s.nextAnn[t] = now.Add(s.interval)
+		event := ""
+		if !s.started[t] {
+			event = trackermsg.EventStarted
+			s.started[t] = true
+		}
+		want := s.e.cfg.MaxPeers - len(s.peers) - len(s.connecting)
+		n := min(s.e.cfg.MaxOffers, max(want, 0))
+		ctx := s.p2pCtx
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.announce(ctx, t, event, n)
+		}()
+	}
+}
+
+// announce sends one announce with n fresh offers.
+func (s *Swarm) announce(ctx context.Context, t *tracker, event string, n int) {
+	c := t.c.Load()
+	if c == nil {
+		return
+	}
+	t0 := time.Now()
+	offers := s.makeOffers(ctx, n)
+	if debugSched {
+		println("ANNOUNCE", s.e.peerID.String()[16:24], len(offers), time.Since(t0).Milliseconds())
+	}
+	st := s.e.Stats()
+	a := trackerclient.Announce{
+		InfoHash:   trackermsg.ID(s.id.InfoHash),
+		Event:      event,
+		NumWant:    n,
+		Uploaded:   st.P2PUploaded,
+		Downloaded: st.P2PDownloaded + st.HTTPDownloaded,
+		Left:       -1,
+		Offers:     offers,
+	}
+	if err := c.Announce(ctx, a); err != nil {
+		s.mu.Lock()
+		for _, o := range offers {
+			if po, ok := s.offers[o.OfferID]; ok {
+				delete(s.offers, o.OfferID)
+				po.offer.Close()
+			}
+		}
+		if event != "" {
+			delete(s.started, t)
+		}
+		if s.p2p {
+			s.nextAnn[t] = time.Now().Add(2 * time.Second)
+		}
+		s.mu.Unlock()
+		if ctx.Err() == nil {
+			s.e.log.Debug("announce failed", "tracker", t.url, "err", err)
+		}
+	}
+}
+
+// makeOffers creates up to n offers in parallel and records them as pending.
+func (s *Swarm) makeOffers(ctx context.Context, n int) []trackermsg.Offer {
+	conn := s.e.cfg.Connector
+	if n <= 0 || conn == nil {
+		return nil
+	}
+	type made struct {
+		id trackermsg.ID
+		o  transport.Offer
+	}
+	results := make(chan made, n)
+	for range n {
+		go func() {
+			octx, cancel := context.WithTimeout(ctx, connectTimeout)
+			defer cancel()
+			o, err := conn.Offer(octx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.e.exception(CodeSignal, fmt.Errorf("create offer: %w", err))
+				}
+				results <- made{}
+				return
+			}
+			var id trackermsg.ID
+			for i := range id {
+				id[i] = byte(rand.Uint32())
+			}
+			results <- made{id, o}
+		}()
+	}
+	var out []trackermsg.Offer
+	for range n {
+		m := <-results
+		if m.o == nil {
+			continue
+		}
+		s.mu.Lock()
+		if !s.p2p || s.closed {
+			s.mu.Unlock()
+			m.o.Close()
+			continue
+		}
+		s.offers[m.id] = &pendingOffer{offer: m.o, created: time.Now()}
+		s.mu.Unlock()
+		out = append(out, trackermsg.Offer{Offer: trackermsg.SDP{Type: "offer", SDP: m.o.SDP()}, OfferID: m.id})
+	}
+	return out
+}
+
+// canConnectLocked reports whether a new connection to id is wanted.
+func (s *Swarm) canConnectLocked(id trackermsg.ID) bool {
+	if !s.p2p || s.closed || id == s.e.peerID || s.connecting[id] {
+		return false
+	}
+	if _, ok := s.peers[id]; ok {
+		return false
+	}
+	if until, ok := s.banned[id]; ok && time.Now().Before(until) {
+		return false
+	}
+	return len(s.peers)+len(s.connecting) < s.e.cfg.MaxPeers
+}
+
+// onOffer answers an offer relayed by a tracker.
+func (s *Swarm) onOffer(t *tracker, from, offerID trackermsg.ID, sdp string) {
+	s.mu.Lock()
+	if !s.canConnectLocked(from) {
+		s.mu.Unlock()
+		return
+	}
+	s.connecting[from] = true
+	ctx := s.p2pCtx
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		conn, err := s.answer(ctx, t, from, offerID, sdp)
+		if err != nil {
+			s.connectDone(from)
+			if ctx.Err() == nil {
+				s.e.exception(CodeSignal, fmt.Errorf("answer peer %s: %w", from, err))
+			}
+			return
+		}
+		s.addPeer(ctx, conn, from, from)
+	}()
+}
+
+func (s *Swarm) answer(ctx context.Context, t *tracker, from, offerID trackermsg.ID, sdp string) (transport.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	a, err := s.e.cfg.Connector.Answer(ctx, sdp)
+	if err != nil {
+		return nil, err
+	}
+	c := t.c.Load()
+	if c == nil {
+		a.Close()
+		return nil, fmt.Errorf("tracker %s gone", t.url)
+	}
+	if err := c.Answer(ctx, trackermsg.ID(s.id.InfoHash), from, offerID, a.SDP()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("send answer: %w", err)
+	}
+	conn, err := a.Wait(ctx)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// onAnswer completes one of our offers.
+func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
+	s.mu.Lock()
+	po, ok := s.offers[offerID]
+	if ok {
+		delete(s.offers, offerID)
+	}
+	if !ok || !s.canConnectLocked(from) {
+		s.mu.Unlock()
+		if ok {
+			po.offer.Close()
+		}
+		return
+	}
+	s.connecting[from] = true
+	ctx := s.p2pCtx
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		actx, cancel := context.WithTimeout(ctx, connectTimeout)
+		conn, err := po.offer.Accept(actx, sdp)
+		cancel()
+		if err != nil {
+			po.offer.Close()
+			s.connectDone(from)
+			if ctx.Err() == nil {
+				s.e.exception(CodeSignal, fmt.Errorf("connect peer %s: %w", from, err))
+			}
+			return
+		}
+		s.addPeer(ctx, conn, from, s.e.peerID)
+	}()
+}
+
+func (s *Swarm) connectDone(id trackermsg.ID) {
+	s.mu.Lock()
+	delete(s.connecting, id)
+	s.mu.Unlock()
+}
+
+// addPeer runs the handshake on a new connection and registers the peer.
+// offerer is the id of the side that made the offer: when two connections to
+// the same peer race, both sides keep the one offered by the smaller id.
+func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offerer trackermsg.ID) {
+	p, err := handshake(ctx, s, conn, remote)
+	if err != nil {
+		conn.Close()
+		s.connectDone(remote)
+		if ctx.Err() == nil {
+			s.e.exception(CodeSignal, fmt.Errorf("handshake with %s: %w", remote, err))
+		}
+		return
+	}
+	p.offerer = offerer
+	if debugSched {
+		println("PEER", s.e.peerID.String()[16:24], remote.String()[16:24], time.Now().UnixMilli()%100000)
+	}
+	s.mu.Lock()
+	delete(s.connecting, remote)
+	if !s.p2p || s.closed {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	if old, ok := s.peers[remote]; ok {
+		if bytes.Compare(offerer[:], old.offerer[:]) >= 0 {
+			s.mu.Unlock()
+			conn.Close()
+			return
+		}
+		s.detachPeerLocked(old)
+		defer old.conn.Close()
+	} else if len(s.peers) >= s.e.cfg.MaxPeers {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s.peers[remote] = p
+	p.sendBitfieldsLocked()
+	s.mu.Unlock()
+	s.e.log.Debug("peer connected", "swarm", s.id.ChannelID, "peer", remote)
+	p.start()
+	s.e.peersChanged()
+	s.kick()
+}
+
+// dropPeer closes a peer and forgets it; cause is logged.
+func (s *Swarm) dropPeer(p *peer, cause error, fault bool) {
+	if debugSched {
+		println("DROP", s.e.peerID.String()[16:24], p.id.String()[16:24], cause.Error(), fault)
+	}
+	s.mu.Lock()
+	cur, ok := s.peers[p.id]
+	if ok && cur == p {
+		s.detachPeerLocked(p)
+		if fault {
+			s.banned[p.id] = time.Now().Add(banTime)
+		}
+	}
+	s.mu.Unlock()
+	p.conn.Close()
+	if ok && cur == p {
+		s.e.log.Debug("peer dropped", "peer", p.id, "err", cause)
+		if fault {
+			s.e.exception(CodePeer, fmt.Errorf("peer %s dropped: %w", p.id, cause))
+		}
+		s.e.peersChanged()
+		s.kick()
+	}
+}
+
+// detachPeerLocked removes p from the swarm and hands its downloads back to
+// the scheduler, keeping the bytes they received.
+func (s *Swarm) detachPeerLocked(p *peer) {
+	delete(s.peers, p.id)
+	p.closed = true
+	for id, pc := range p.downloads {
+		delete(p.downloads, id)
+		if pc.peer == p {
+			s.p2pStoppedLocked(pc)
+		}
+	}
+	p.signalWriter()
+	p.cancel()
+}
+
+func (s *Swarm) peerInfos() []PeerInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]PeerInfo, 0, len(s.peers))
+	for _, p := range s.peers {
+		out = append(out, PeerInfo{ID: p.id.String(), Swarm: s.id.ChannelID, Downloaded: p.downloaded, Uploaded: p.uploaded})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// PeerCount returns the number of connected peers.
+func (s *Swarm) PeerCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.peers)
+}
+
+// run is the swarm's scheduler and housekeeping loop.
+func (s *Swarm) run() {
+	defer s.wg.Done()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+		now := time.Now()
+		s.mu.Lock()
+		s.expireLocked(now)
+		s.announceDueLocked(now)
+		s.scheduleLocked(now)
+		s.mu.Unlock()
+	}
+}
+
+func (s *Swarm) expireLocked(now time.Time) {
+	for id, o := range s.offers {
+		if now.Sub(o.created) > offerTTL {
+			delete(s.offers, id)
+			go o.offer.Close()
+		}
+	}
+	for id, until := range s.banned {
+		if now.After(until) {
+			delete(s.banned, id)
+		}
+	}
+}
+
+// close leaves the swarm.
+func (s *Swarm) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	wasP2P := s.p2p
+	drop, offers := s.detachAllLocked()
+	s.closed = true
+	s.p2p = false
+	for _, r := range s.resources {
+		r.failAllLocked(ErrClosed)
+	}
+	s.mu.Unlock()
+	if wasP2P {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		for _, t := range s.e.activeTrackers() {
+			if c := t.c.Load(); c != nil {
+				c.Announce(ctx, trackerclient.Announce{InfoHash: trackermsg.ID(s.id.InfoHash), Event: trackermsg.EventStopped, Left: -1})
+			}
+		}
+		cancel()
+	}
+	for _, p := range drop {
+		p.conn.Close()
+	}
+	for _, o := range offers {
+		o.offer.Close()
+	}
+	s.cancel()
+	s.wg.Wait()
+}
+
+// PeerHolds reports whether some connected peer announced piece i of r.
+func (s *Swarm) PeerHolds(r *Resource, i int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.peers {
+		if p.holds(r.ref, i) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,562 @@
+// Package trackerclient is the engine's WebTorrent tracker client: it keeps
+// one WebSocket connection to one tracker, announces swarms with WebRTC
+// offers, relays answers, and reports what the tracker sends through
+// callbacks.
+//
+// It survives what real trackers do: messages it cannot decode (garbage,
+// oversize frames, unknown actions, invalid binary strings) are logged and
+// dropped without closing the socket; a tracker that closes the socket or
+// cannot be reached is retried forever with exponential back-off and full
+// jitter until Close. It never re-announces by itself: the caller announces
+// again when OnConnect reports the socket up.
+//
+// It is plain Go over github.com/coder/websocket and builds both natively and
+// for js/wasm, where the browser's WebSocket carries it.
+package trackerclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
+)
+
+const (
+	defaultMinBackoff = time.Second
+	defaultMaxBackoff = 60 * time.Second
+
+	// defaultStableAfter is how long a connection must stay up for the
+	// back-off to start again from MinBackoff after it drops.
+	defaultStableAfter = 10 * time.Second
+
+	// defaultDialTimeout bounds one connection attempt (TCP, TLS and the
+	// WebSocket handshake).
+	defaultDialTimeout = 15 * time.Second
+
+	// MaxOffersSent is the most offers one announce carries (the usual
+	// WebTorrent client's limit); further offers are not sent.
+	MaxOffersSent = 5
+
+	// MaxNumWant is the largest numwant an announce may ask for.
+	MaxNumWant = 1000
+
+	// unknownLeft is sent as "left" when the amount left is unknown: the
+	// largest integer a JSON number holds exactly. A JSON null would read as
+	// 0 (complete) in bittorrent-tracker.
+	unknownLeft = 1<<53 - 1
+)
+
+// ErrNotConnected is returned by Announce and Answer while the socket to the
+// tracker is down. The caller announces again on OnConnect(true, nil).
+var ErrNotConnected = errors.New("trackerclient: not connected to the tracker")
+
+// ErrClosed is returned by Announce and Answer after Close.
+var ErrClosed = errors.New("trackerclient: client closed")
+
+// Config configures a Client.
+type Config struct {
+	// URL is the tracker's ws:// or wss:// URL.
+	URL string
+	// PeerID is this peer's id, sent with every announce and answer.
+	PeerID trackermsg.ID
+	// MinBackoff is the first reconnection delay's upper bound (default 1 s).
+	// The bound doubles after each failed attempt up to MaxBackoff; the delay
+	// is drawn uniformly below it ("full jitter"). It starts again from
+	// MinBackoff after a connection that stayed up for 10 s.
+	MinBackoff time.Duration
+	// MaxBackoff caps the reconnection delay (default 60 s).
+	MaxBackoff time.Duration
+	// Logger receives the client's diagnostics (default: discarded).
+	Logger *slog.Logger
+}
+
+// Events are the client's callbacks. Every callback is optional. They are
+// called one at a time from the client's own goroutine and must not block
+// long; they may call Announce, Answer and Connected, but must not call Close
+// or wait for it. No callback runs after Close returns.
+type Events struct {
+	// OnConnect reports the socket up (connected true, err nil) or down
+	// (connected false, with the cause). Down is reported after every failed
+	// connection attempt too, so it may come several times in a row.
+	OnConnect func(connected bool, err error)
+	// OnOffer delivers an offer another peer of swarm infoHash sent through
+	// the tracker; reply with Answer(ctx, infoHash, fromPeer, offerID, sdp).
+	OnOffer func(infoHash, fromPeer, offerID trackermsg.ID, sdp string)
+	// OnAnswer delivers a peer's answer to the offer offerID this client
+	// announced.
+	OnAnswer func(infoHash, fromPeer, offerID trackermsg.ID, sdp string)
+	// OnResponse delivers the tracker's reply to an announce of infoHash: the
+	// interval it asks for between announces and the swarm's seeder
+	// (complete) and leecher (incomplete) counts.
+	OnResponse func(infoHash trackermsg.ID, interval time.Duration, complete, incomplete int)
+	// OnFailure delivers a "failure reason" from the tracker; infoHash is the
+	// swarm it concerns, or nil when the tracker did not say.
+	OnFailure func(infoHash *trackermsg.ID, reason string)
+}
+
+// Announce is one announce of a swarm.
+type Announce struct {
+	// InfoHash is the swarm.
+	InfoHash trackermsg.ID
+	// Event is "", "started", "stopped" or "completed"; anything else is
+	// refused (wt-tracker closes the socket on any other event).
+	Event string
+	// NumWant is how many peers the client wants offers relayed to, 0 to
+	// MaxNumWant. It is always sent, as an integer.
+	NumWant int
+	// Uploaded and Downloaded count bytes; they must not be negative.
+	Uploaded, Downloaded int64
+	// Left is the number of bytes left to download; a negative Left means
+	// unknown and is sent as a large number, never as null.
+	Left int64
+	// Offers are this peer's WebRTC offers with complete (non-trickle) SDP.
+	// At most MaxOffersSent are sent. An empty Offer.Type means "offer".
+	Offers []trackermsg.Offer
+}
+
+// Client is a connection to one WebTorrent tracker, re-established until
+// Close. Its methods are safe for concurrent use.
+type Client struct {
+	url    string
+	peerID trackermsg.ID
+	ev     Events
+	log    *slog.Logger
+
+	minBackoff, maxBackoff time.Duration
+	stableAfter            time.Duration
+	dialTimeout            time.Duration
+	now                    func() time.Time
+	onRetry                func(attempt int, bound, delay time.Duration)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	conn   *websocket.Conn // nil while down
+	closed bool
+}
+
+// options are knobs tests turn; New uses the defaults.
+type options struct {
+	stableAfter time.Duration
+	dialTimeout time.Duration
+	now         func() time.Time
+	// onRetry observes each reconnection delay before it is waited.
+	onRetry func(attempt int, bound, delay time.Duration)
+}
+
+// New validates cfg and returns a client that connects to the tracker in the
+// background and reconnects until Close.
+func New(cfg Config, ev Events) (*Client, error) {
+	return newClient(cfg, ev, options{})
+}
+
+func newClient(cfg Config, ev Events, opt options) (*Client, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("trackerclient: tracker URL %q: %w", cfg.URL, err)
+	}
+	if (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return nil, fmt.Errorf("trackerclient: tracker URL %q is not an absolute ws:// or wss:// URL", cfg.URL)
+	}
+	if cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
+		return nil, fmt.Errorf("trackerclient: negative back-off (min %v, max %v)", cfg.MinBackoff, cfg.MaxBackoff)
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = defaultMinBackoff
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = max(defaultMaxBackoff, cfg.MinBackoff)
+	}
+	if cfg.MinBackoff > cfg.MaxBackoff {
+		return nil, fmt.Errorf("trackerclient: MinBackoff %v exceeds MaxBackoff %v", cfg.MinBackoff, cfg.MaxBackoff)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.stableAfter <= 0 {
+		opt.stableAfter = defaultStableAfter
+	}
+	if opt.dialTimeout <= 0 {
+		opt.dialTimeout = defaultDialTimeout
+	}
+	if opt.now == nil {
+		opt.now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		url:         u.String(),
+		peerID:      cfg.PeerID,
+		ev:          ev,
+		log:         log.With("tracker", u.Redacted()),
+		minBackoff:  cfg.MinBackoff,
+		maxBackoff:  cfg.MaxBackoff,
+		stableAfter: opt.stableAfter,
+		dialTimeout: opt.dialTimeout,
+		now:         opt.now,
+		onRetry:     opt.onRetry,
+		ctx:         ctx,
+		cancel:      cancel,
+		done:        make(chan struct{}),
+	}
+	go c.run()
+	return c, nil
+}
+
+// Connected reports whether the socket to the tracker is up.
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn != nil
+}
+
+// Close closes the socket, stops reconnecting and returns once the client's
+// goroutine has exited. Later calls do nothing.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	<-c.done
+	return nil
+}
+
+// Announce sends an announce of a.InfoHash. It returns ErrNotConnected while
+// the socket is down, ErrClosed after Close, and an error without sending
+// anything when a is invalid or encodes to more than
+// trackermsg.MaxMessageSize bytes.
+func (c *Client) Announce(ctx context.Context, a Announce) error {
+	m, err := c.announceMessage(a)
+	if err != nil {
+		return err
+	}
+	return c.send(ctx, "announce", m)
+}
+
+func (c *Client) announceMessage(a Announce) (*trackermsg.Message, error) {
+	switch a.Event {
+	case "", trackermsg.EventStarted, trackermsg.EventStopped, trackermsg.EventCompleted:
+	default:
+		return nil, fmt.Errorf("trackerclient: announce: unsupported event %q", a.Event)
+	}
+	if a.NumWant < 0 || a.NumWant > MaxNumWant {
+		return nil, fmt.Errorf("trackerclient: announce: numwant %d out of range 0..%d", a.NumWant, MaxNumWant)
+	}
+	if a.Uploaded < 0 || a.Downloaded < 0 {
+		return nil, fmt.Errorf("trackerclient: announce: negative byte count (uploaded %d, downloaded %d)", a.Uploaded, a.Downloaded)
+	}
+	offers := a.Offers
+	if len(offers) > MaxOffersSent {
+		offers = offers[:MaxOffersSent]
+	}
+	var sent []trackermsg.Offer
+	if len(offers) > 0 {
+		sent = make([]trackermsg.Offer, len(offers))
+	}
+	for i, o := range offers {
+		if o.Offer.Type == "" {
+			o.Offer.Type = "offer"
+		}
+		if err := checkSDP(o.Offer, "offer"); err != nil {
+			return nil, fmt.Errorf("trackerclient: announce: offer %d: %w", i, err)
+		}
+		sent[i] = o
+	}
+	left := float64(a.Left)
+	if a.Left < 0 {
+		left = unknownLeft
+	}
+	infoHash, peerID := a.InfoHash, c.peerID
+	numWant := a.NumWant
+	uploaded, downloaded := float64(a.Uploaded), float64(a.Downloaded)
+	return &trackermsg.Message{
+		Action:     trackermsg.ActionAnnounce,
+		InfoHash:   &infoHash,
+		PeerID:     &peerID,
+		NumWant:    &numWant,
+		Uploaded:   &uploaded,
+		Downloaded: &downloaded,
+		Left:       &left,
+		Event:      a.Event,
+		Offers:     sent,
+	}, nil
+}
+
+// Answer sends this peer's answer sdp to the offer offerID that toPeer sent
+// through the tracker for swarm infoHash. Its errors are Announce's.
+func (c *Client) Answer(ctx context.Context, infoHash, toPeer, offerID trackermsg.ID, sdp string) error {
+	answer := trackermsg.SDP{Type: "answer", SDP: sdp}
+	if err := checkSDP(answer, "answer"); err != nil {
+		return fmt.Errorf("trackerclient: answer: %w", err)
+	}
+	peerID := c.peerID
+	return c.send(ctx, "answer", &trackermsg.Message{
+		Action:   trackermsg.ActionAnnounce,
+		InfoHash: &infoHash,
+		PeerID:   &peerID,
+		ToPeerID: &toPeer,
+		OfferID:  &offerID,
+		Answer:   &answer,
+	})
+}
+
+func checkSDP(s trackermsg.SDP, want string) error {
+	if s.Type != want {
+		return fmt.Errorf("type %q, want %q", s.Type, want)
+	}
+	if s.SDP == "" {
+		return errors.New("empty SDP")
+	}
+	if len(s.SDP) > trackermsg.MaxSDPLen {
+		return fmt.Errorf("SDP of %d bytes exceeds %d", len(s.SDP), trackermsg.MaxSDPLen)
+	}
+	return nil
+}
+
+// send encodes m and writes it on the current socket.
+func (c *Client) send(ctx context.Context, what string, m *trackermsg.Message) error {
+	b, err := trackermsg.Encode(m)
+	if err != nil {
+		return fmt.Errorf("trackerclient: encode %s: %w", what, err)
+	}
+	if len(b) > trackermsg.MaxMessageSize {
+		return fmt.Errorf("trackerclient: %s of %d bytes exceeds %d", what, len(b), trackermsg.MaxMessageSize)
+	}
+	c.mu.Lock()
+	conn, closed := c.conn, c.closed
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case conn == nil:
+		return ErrNotConnected
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("trackerclient: %s: %w", what, err)
+	}
+	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+		c.mu.Lock()
+		closed = c.closed
+		c.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("trackerclient: %s: %w", what, ctxErr)
+		}
+		return fmt.Errorf("trackerclient: %s: %w (%w)", what, ErrNotConnected, err)
+	}
+	return nil
+}
+
+// run connects, reads and reconnects until Close.
+func (c *Client) run() {
+	defer close(c.done)
+	attempt := 0
+	for {
+		conn, err := c.dial()
+		if c.ctx.Err() != nil {
+			if conn != nil {
+				conn.CloseNow()
+			}
+			return
+		}
+		if err != nil {
+			c.log.Debug("tracker connection failed", "attempt", attempt, "err", err)
+			c.emitConnect(false, err)
+		} else {
+			up := c.now()
+			c.setConn(conn)
+			c.log.Debug("tracker connected")
+			c.emitConnect(true, nil)
+			err = c.readLoop(conn)
+			c.setConn(nil)
+			conn.CloseNow()
+			if c.ctx.Err() != nil {
+				return
+			}
+			if c.now().Sub(up) >= c.stableAfter {
+				attempt = 0
+			}
+			c.log.Debug("tracker connection lost", "err", err)
+			c.emitConnect(false, err)
+		}
+		if !c.wait(attempt) {
+			return
+		}
+		attempt++
+	}
+}
+
+func (c *Client) dial() (*websocket.Conn, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.dialTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, c.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("trackerclient: connect: %w", err)
+	}
+	// The limit is enforced by readMessage, which drops an oversize
+	// message instead of closing the socket as the library's limit would.
+	conn.SetReadLimit(-1)
+	return conn, nil
+}
+
+func (c *Client) setConn(conn *websocket.Conn) {
+	c.mu.Lock()
+	c.conn = conn
+	c.mu.Unlock()
+}
+
+// backoffBound is the upper bound of the delay before reconnection attempt
+// attempt+1: MinBackoff doubled attempt times, capped at MaxBackoff.
+func backoffBound(minBackoff, maxBackoff time.Duration, attempt int) time.Duration {
+	d := minBackoff
+	for i := 0; i < attempt && d < maxBackoff; i++ {
+		if d > maxBackoff/2 {
+			return maxBackoff
+		}
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// wait sleeps a random delay below the back-off bound of attempt. It
+// reports false when the client was closed meanwhile.
+func (c *Client) wait(attempt int) bool {
+	bound := backoffBound(c.minBackoff, c.maxBackoff, attempt)
+	delay := rand.N(bound + 1)
+	if c.onRetry != nil {
+		c.onRetry(attempt, bound, delay)
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// readLoop dispatches the socket's messages until it fails.
+func (c *Client) readLoop(conn *websocket.Conn) error {
+	for {
+		data, err := readMessage(c.ctx, conn)
+		if errors.Is(err, errTooBig) {
+			c.log.Warn("dropped oversize tracker message", "err", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("trackerclient: read: %w", err)
+		}
+		if c.ctx.Err() != nil {
+			return c.ctx.Err()
+		}
+		c.dispatch(data)
+	}
+}
+
+var errTooBig = fmt.Errorf("message exceeds %d bytes", trackermsg.MaxMessageSize)
+
+// readMessage reads one message of at most trackermsg.MaxMessageSize bytes.
+// A larger one is read to its end and discarded, and errTooBig returned: the
+// socket stays usable.
+func readMessage(ctx context.Context, conn *websocket.Conn) ([]byte, error) {
+	_, r, err := conn.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, trackermsg.MaxMessageSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) <= trackermsg.MaxMessageSize {
+		return data, nil
+	}
+	n, err := io.Copy(io.Discard, r)
+	if err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: got %d", errTooBig, int64(len(data))+n)
+}
+
+// dispatch decodes one message and calls the matching callback. What it
+// cannot use is logged and dropped.
+func (c *Client) dispatch(data []byte) {
+	m, err := trackermsg.Decode(data)
+	if err != nil {
+		c.log.Warn("dropped undecodable tracker message", "err", err, "len", len(data))
+		return
+	}
+	if m.WarningMessage != "" {
+		c.log.Warn("tracker warning", "message", m.WarningMessage)
+	}
+	kind := m.Kind()
+	if (kind == trackermsg.KindRelayedOffer || kind == trackermsg.KindAnswer) &&
+		(m.InfoHash == nil || m.PeerID == nil || m.OfferID == nil) {
+		// Decode refuses these already; never trust that with a nil pointer.
+		c.log.Warn("dropped incomplete offer or answer")
+		return
+	}
+	switch kind {
+	case trackermsg.KindFailure:
+		c.log.Warn("tracker failure", "reason", m.FailureReason)
+		if c.ev.OnFailure != nil {
+			c.ev.OnFailure(m.InfoHash, m.FailureReason)
+		}
+	case trackermsg.KindAnnounceResponse:
+		if m.InfoHash == nil {
+			c.log.Warn("dropped announce response without info_hash")
+			return
+		}
+		var interval time.Duration
+		if m.Interval != nil {
+			interval = time.Duration(*m.Interval) * time.Second
+		}
+		if c.ev.OnResponse != nil {
+			c.ev.OnResponse(*m.InfoHash, interval, deref(m.Complete), deref(m.Incomplete))
+		}
+	case trackermsg.KindRelayedOffer:
+		if *m.PeerID == c.peerID {
+			c.log.Debug("dropped our own relayed offer")
+			return
+		}
+		if c.ev.OnOffer != nil {
+			c.ev.OnOffer(*m.InfoHash, *m.PeerID, *m.OfferID, m.Offer.SDP)
+		}
+	case trackermsg.KindAnswer:
+		if *m.PeerID == c.peerID || (m.ToPeerID != nil && *m.ToPeerID != c.peerID) {
+			c.log.Warn("dropped answer not meant for this peer", "from", m.PeerID.String())
+			return
+		}
+		if c.ev.OnAnswer != nil {
+			c.ev.OnAnswer(*m.InfoHash, *m.PeerID, *m.OfferID, m.Answer.SDP)
+		}
+	default:
+		c.log.Debug("dropped unexpected tracker message", "kind", int(kind), "action", m.Action)
+	}
+}
+
+func (c *Client) emitConnect(connected bool, err error) {
+	if c.ev.OnConnect != nil && c.ctx.Err() == nil {
+		c.ev.OnConnect(connected, err)
+	}
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

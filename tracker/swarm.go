@@ -1,0 +1,355 @@
+package tracker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
+)
+
+// peer is one peer id's membership in one swarm, reached through conn.
+type peer struct {
+	id       trackermsg.ID
+	conn     *conn
+	swarm    *swarm
+	complete bool
+	lastSeen time.Time
+	index    int // position in swarm.list
+}
+
+// swarm is the set of peers announcing one info hash.
+type swarm struct {
+	infoHash   trackermsg.ID
+	peers      map[trackermsg.ID]*peer // by peer id
+	list       []*peer                 // the same peers, for random sampling
+	complete   int                     // peers with nothing left to download
+	downloaded int                     // "completed" events seen
+}
+
+func newSwarm(ih trackermsg.ID) *swarm {
+	return &swarm{infoHash: ih, peers: make(map[trackermsg.ID]*peer)}
+}
+
+func (sw *swarm) add(p *peer) {
+	p.swarm = sw
+	p.index = len(sw.list)
+	sw.list = append(sw.list, p)
+	sw.peers[p.id] = p
+	if p.complete {
+		sw.complete++
+	}
+}
+
+func (sw *swarm) remove(p *peer) {
+	last := len(sw.list) - 1
+	sw.list[p.index] = sw.list[last]
+	sw.list[p.index].index = p.index
+	sw.list[last] = nil
+	sw.list = sw.list[:last]
+	delete(sw.peers, p.id)
+	if p.complete {
+		sw.complete--
+	}
+}
+
+// file returns the swarm's scrape counts.
+func (sw *swarm) file() trackermsg.ScrapeFile {
+	return trackermsg.ScrapeFile{
+		Complete:   sw.complete,
+		Incomplete: len(sw.list) - sw.complete,
+		Downloaded: sw.downloaded,
+	}
+}
+
+// sample returns up to n distinct peers chosen at random, never self.
+func (sw *swarm) sample(n int, self *peer) []*peer {
+	m := len(sw.list) // candidates: list indices [0, m) except self.index
+	skip := -1
+	if self != nil && self.swarm == sw {
+		m--
+		skip = self.index
+	}
+	if n > m {
+		n = m
+	}
+	if n <= 0 {
+		return nil
+	}
+	pick := func(i int) *peer {
+		if skip >= 0 && i >= skip {
+			i++
+		}
+		return sw.list[i]
+	}
+	out := make([]*peer, 0, n)
+	if n == m {
+		for i := range m {
+			out = append(out, pick(i))
+		}
+		rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+		return out
+	}
+	// Floyd's algorithm: n distinct indices out of m in O(n).
+	chosen := make(map[int]bool, n)
+	for j := m - n; j < m; j++ {
+		t := rand.IntN(j + 1)
+		if chosen[t] {
+			t = j
+		}
+		chosen[t] = true
+		out = append(out, pick(t))
+	}
+	return out
+}
+
+// delivery is a message for another connection, sent once s.mu is released.
+type delivery struct {
+	to  *conn
+	msg *trackermsg.Message
+}
+
+// handle processes one message from c. It returns false when c has sent too
+// many malformed messages and must be closed.
+func (s *Server) handle(c *conn, data []byte) bool {
+	m, err := trackermsg.Decode(data)
+	if err != nil {
+		return s.reject(c, data, err)
+	}
+	switch m.Kind() {
+	case trackermsg.KindAnnounce:
+		s.announce(c, m)
+	case trackermsg.KindAnswer:
+		if m.ToPeerID == nil {
+			return s.reject(c, data, errors.New("answer without to_peer_id"))
+		}
+		s.answer(c, m)
+	case trackermsg.KindScrape:
+		s.scrape(c, m)
+	default:
+		return s.reject(c, data, errors.New("unexpected message from a client"))
+	}
+	return true
+}
+
+// reject answers a malformed or unexpected message with a failure reason. It
+// returns false once c has sent more than MaxBadMessages of them.
+func (s *Server) reject(c *conn, data []byte, reason error) bool {
+	c.bad++
+	s.badMessages.Add(1)
+	f := &trackermsg.Message{FailureReason: reason.Error()}
+	f.Action, f.InfoHash = guessContext(data)
+	c.log.Debug("rejected message", "reason", reason, "bad_messages", c.bad)
+	c.send(f)
+	return c.bad <= s.cfg.MaxBadMessages
+}
+
+// guessContext recovers, as far as possible, the action and info hash of a
+// message Decode rejected, so that the failure reply names them.
+func guessContext(data []byte) (string, *trackermsg.ID) {
+	var v struct {
+		Action   json.RawMessage `json:"action"`
+		InfoHash json.RawMessage `json:"info_hash"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return "", nil
+	}
+	var action string
+	if json.Unmarshal(v.Action, &action) != nil || (action != trackermsg.ActionAnnounce && action != trackermsg.ActionScrape) {
+		action = ""
+	}
+	var id trackermsg.ID
+	if len(v.InfoHash) == 0 || json.Unmarshal(v.InfoHash, &id) != nil {
+		return action, nil
+	}
+	return action, &id
+}
+
+// announce joins, updates or leaves a swarm, answers with the swarm's counts
+// and relays the announce's offers to other peers of the swarm.
+func (s *Server) announce(c *conn, m *trackermsg.Message) {
+	ih, pid := *m.InfoHash, *m.PeerID
+	var out []delivery
+
+	s.mu.Lock()
+	own := c.peers[ih]
+	if m.Event == trackermsg.EventStopped {
+		if own != nil && own.id == pid {
+			s.removePeerLocked(own)
+		}
+		resp := s.responseLocked(ih)
+		s.mu.Unlock()
+		c.log.Debug("peer stopped", "info_hash", ih.String(), "peer_id", pid.String())
+		c.send(resp)
+		return
+	}
+	if own != nil && own.id != pid {
+		// The connection announces under a new peer id: the old one leaves.
+		s.removePeerLocked(own)
+		own = nil
+	}
+	p := own
+	if p == nil {
+		if len(c.peers) >= s.cfg.MaxSwarmsPerConn {
+			s.mu.Unlock()
+			c.send(&trackermsg.Message{
+				Action:        trackermsg.ActionAnnounce,
+				InfoHash:      &ih,
+				FailureReason: fmt.Sprintf("too many swarms on one connection (at most %d)", s.cfg.MaxSwarmsPerConn),
+			})
+			return
+		}
+		if sw := s.swarms[ih]; sw != nil {
+			if prev := sw.peers[pid]; prev != nil {
+				// The id is claimed by another connection: the latest wins.
+				c.log.Debug("peer id moved from another connection", "info_hash", ih.String(), "peer_id", pid.String())
+				s.removePeerLocked(prev)
+			}
+		}
+		sw := s.swarms[ih]
+		if sw == nil {
+			sw = newSwarm(ih)
+			s.swarms[ih] = sw
+		}
+		p = &peer{id: pid, conn: c}
+		sw.add(p)
+		c.peers[ih] = p
+		s.numPeers++
+		c.log.Debug("peer joined", "info_hash", ih.String(), "peer_id", pid.String())
+	}
+	sw := p.swarm
+	p.lastSeen = time.Now()
+	if !p.complete && (m.Event == trackermsg.EventCompleted || (m.Left != nil && *m.Left == 0)) {
+		p.complete = true
+		sw.complete++
+		if m.Event == trackermsg.EventCompleted {
+			sw.downloaded++
+		}
+	}
+	resp := s.responseLocked(ih)
+	if len(m.Offers) > 0 {
+		n := min(len(m.Offers), s.cfg.MaxOffersRelayed)
+		if m.NumWant != nil {
+			n = min(n, *m.NumWant)
+		}
+		for i, to := range sw.sample(n, p) {
+			o := m.Offers[i]
+			out = append(out, delivery{to: to.conn, msg: &trackermsg.Message{
+				Action:   trackermsg.ActionAnnounce,
+				InfoHash: &ih,
+				PeerID:   &pid,
+				OfferID:  &o.OfferID,
+				Offer:    &o.Offer,
+			}})
+		}
+	}
+	s.mu.Unlock()
+
+	c.send(resp)
+	for _, d := range out {
+		if d.to.send(d.msg) {
+			s.offersRelayed.Add(1)
+		}
+	}
+}
+
+// responseLocked returns the announce response for swarm ih.
+func (s *Server) responseLocked(ih trackermsg.ID) *trackermsg.Message {
+	var f trackermsg.ScrapeFile
+	if sw := s.swarms[ih]; sw != nil {
+		f = sw.file()
+	}
+	interval := s.interval
+	return &trackermsg.Message{
+		Action:     trackermsg.ActionAnnounce,
+		InfoHash:   &ih,
+		Interval:   &interval,
+		Complete:   &f.Complete,
+		Incomplete: &f.Incomplete,
+	}
+}
+
+// answer routes an answer to the peer that made the offer. An answer to a
+// peer that is not in the swarm is dropped.
+func (s *Server) answer(c *conn, m *trackermsg.Message) {
+	ih, from := *m.InfoHash, *m.PeerID
+	var to *conn
+	s.mu.Lock()
+	if own := c.peers[ih]; own != nil {
+		// Speak for the peer this connection announced, whatever it claims.
+		from = own.id
+		own.lastSeen = time.Now()
+	}
+	if sw := s.swarms[ih]; sw != nil {
+		if p := sw.peers[*m.ToPeerID]; p != nil && p.conn != c {
+			to = p.conn
+		}
+	}
+	s.mu.Unlock()
+
+	if to == nil {
+		s.answersDropped.Add(1)
+		c.log.Debug("answer to a peer not in the swarm dropped", "info_hash", ih.String(), "to_peer_id", m.ToPeerID.String())
+		return
+	}
+	if to.send(&trackermsg.Message{
+		Action:   trackermsg.ActionAnnounce,
+		InfoHash: &ih,
+		PeerID:   &from,
+		OfferID:  m.OfferID,
+		Answer:   m.Answer,
+	}) {
+		s.answersRelayed.Add(1)
+	}
+}
+
+// scrape reports the counts of the listed swarms, or of all swarms (at most
+// maxScrapeAll) when none is listed. Unknown swarms report zeros.
+func (s *Server) scrape(c *conn, m *trackermsg.Message) {
+	files := make(map[string]trackermsg.ScrapeFile)
+	s.mu.Lock()
+	if len(m.InfoHashes) == 0 {
+		for ih, sw := range s.swarms {
+			if len(files) == maxScrapeAll {
+				break
+			}
+			files[ih.BinaryString()] = sw.file()
+		}
+	} else {
+		for _, ih := range m.InfoHashes {
+			var f trackermsg.ScrapeFile
+			if sw := s.swarms[ih]; sw != nil {
+				f = sw.file()
+			}
+			files[ih.BinaryString()] = f
+		}
+	}
+	s.mu.Unlock()
+	c.send(&trackermsg.Message{Action: trackermsg.ActionScrape, Files: files})
+}
+
+// unregister removes c and all its peers.
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range c.peers {
+		s.removePeerLocked(p)
+	}
+	delete(s.conns, c)
+}
+
+// removePeerLocked takes p out of its swarm and its connection, and deletes
+// the swarm once empty.
+func (s *Server) removePeerLocked(p *peer) {
+	sw := p.swarm
+	sw.remove(p)
+	if p.conn.peers[sw.infoHash] == p {
+		delete(p.conn.peers, sw.infoHash)
+	}
+	s.numPeers--
+	if len(sw.list) == 0 {
+		delete(s.swarms, sw.infoHash)
+	}
+}
