@@ -70,8 +70,9 @@ type Config struct {
 	// MaxConns bounds the open connections; more are refused with HTTP 503
 	// (default 10000).
 	MaxConns int
-	// MaxBadMessages is how many malformed messages a connection may send;
-	// one more closes it (default 20).
+	// MaxBadMessages is how many malformed or unexpected messages a
+	// connection may send in its lifetime, each answered with a failure
+	// reason; one more closes it with status 1008 (default 20).
 	MaxBadMessages int
 	// Logger receives structured logs (default: discarded).
 	Logger *slog.Logger
