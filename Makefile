@@ -1,0 +1,72 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+SHELL   := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+VERSION := $(shell cat VERSION)
+GO      ?= go
+DIST    := build/dist
+LDFLAGS := -s -w -X github.com/p2pmedia/p2pmedia/internal/version.Version=$(VERSION)
+WASM    := GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="$(LDFLAGS)"
+FUZZTIME ?= 10s
+
+.PHONY: all deps build wasm js tracker demo test test-go fuzz bench-native bench-browser clean
+
+all: build
+
+## deps: install system packages (Chromium, iproute2, brotli, Node.js) if missing
+deps:
+	bash scripts/install-deps.sh
+	$(GO) mod download
+
+## build: the two wasm programs, the JS shim and loader, wasm_exec.js, the binary
+build: wasm js bin/p2pmedia
+
+wasm:
+	mkdir -p $(DIST)
+	$(WASM) -o $(DIST)/p2p-engine.wasm ./wasm
+	$(WASM) -o $(DIST)/p2p-sw.wasm ./sw
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(DIST)/wasm_exec.js
+
+js:
+	mkdir -p $(DIST)
+	cd js && npm ci --no-audit --no-fund --loglevel=error
+	node js/build.mjs --version $(VERSION) --out $(DIST)
+
+bin/p2pmedia: FORCE
+	$(GO) build -trimpath -ldflags="$(LDFLAGS)" -o bin/p2pmedia ./cmd/p2pmedia
+FORCE:
+
+## tracker: run the WebTorrent tracker on 127.0.0.1:8000
+tracker: bin/p2pmedia
+	./bin/p2pmedia tracker --listen 127.0.0.1:8000
+
+## demo: build everything and serve the demo on 127.0.0.1
+demo: deps build
+	./bin/p2pmedia demo --dist $(DIST) --examples examples
+
+## test: everything CI runs (installs what it needs first)
+test: deps build test-go fuzz
+
+test-go:
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm/... ./sw/...
+	$(GO) test -count=1 -timeout 20m ./...
+
+## fuzz: each fuzz target for a short, bounded time
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./engine/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./engine/trackermsg
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRange$$' -fuzztime $(FUZZTIME) ./engine/byterange
+	$(GO) test -run '^$$' -fuzz '^FuzzParseContentRange$$' -fuzztime $(FUZZTIME) ./engine/byterange
+
+## bench-native: swarm scenarios and P2P throughput, natively (prints BENCH lines)
+bench-native: deps
+	mkdir -p build
+	$(GO) test -run '^$$' -bench 'Swarm|P2PThroughput' -benchtime 1x -timeout 30m ./tests/swarm | tee build/bench-native.txt | grep -E '^BENCH|^ok|FAIL'
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/wire
+
+## bench-browser: browser scenarios (prints BENCH lines)
+bench-browser: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./tests/browser/... | grep -E '^BENCH|^ok|FAIL'
+
+clean:
+	rm -rf build bin
