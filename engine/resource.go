@@ -44,6 +44,7 @@ type piece struct {
 	deadline   time.Time // zero: no deadline (prefetch only)
 	prefetch   bool
 	done       chan struct{}
+	finished   bool // done is closed; data and err are set
 	data       []byte
 	err        error
 
@@ -179,52 +180,51 @@ func (r *Resource) ReadPiece(ctx context.Context, i int, deadline time.Time) ([]
 		return nil, fmt.Errorf("engine: piece %d out of range [0, %d)", i, r.n)
 	}
 	s := r.s
-	for attempt := 0; ; attempt++ {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return nil, ErrClosed
-		}
-		if r.gone {
-			s.mu.Unlock()
-			return nil, ErrChanged
-		}
-		if r.have.Has(i) && attempt == 0 {
-			s.mu.Unlock()
-			data, err := s.e.cfg.Store.Get(ctx, r.key(i))
-			if err == nil && len(data) == int(end-start) {
-				return data, nil
-			}
-			s.mu.Lock()
-			if r.have.Has(i) {
-				r.have.Clear(i)
-				s.broadcastDropLocked(r, i)
-			}
-		}
-		pc := r.wantLocked(i, start, end)
-		pc.waiters++
-		if deadline.IsZero() {
-			deadline = time.Now()
-		}
-		if pc.deadline.IsZero() || deadline.Before(pc.deadline) {
-			pc.deadline = deadline
-		}
-		pc.prefetch = false
+	s.mu.Lock()
+	if s.closed {
 		s.mu.Unlock()
-		s.kick()
-
-		select {
-		case <-pc.done:
-			if pc.err != nil {
-				return nil, pc.err
-			}
-			return pc.data, nil
-		case <-ctx.Done():
-			s.mu.Lock()
-			pc.waiters--
-			s.mu.Unlock()
-			return nil, ctx.Err()
+		return nil, ErrClosed
+	}
+	if r.gone {
+		s.mu.Unlock()
+		return nil, ErrChanged
+	}
+	if r.have.Has(i) {
+		s.mu.Unlock()
+		data, err := s.e.cfg.Store.Get(ctx, r.key(i))
+		if err == nil && len(data) == int(end-start) {
+			return data, nil
 		}
+		// The store lost it: fetch it again, and tell peers.
+		s.mu.Lock()
+		if r.have.Has(i) {
+			r.have.Clear(i)
+			s.broadcastDropLocked(r, i)
+		}
+	}
+	pc := r.wantLocked(i, start, end)
+	pc.waiters++
+	if deadline.IsZero() {
+		deadline = time.Now()
+	}
+	if pc.deadline.IsZero() || pc.prefetch || deadline.Before(pc.deadline) {
+		pc.deadline = deadline
+	}
+	pc.prefetch = false
+	s.mu.Unlock()
+	s.kick()
+
+	select {
+	case <-pc.done:
+		if pc.err != nil {
+			return nil, pc.err
+		}
+		return pc.data, nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		pc.waiters--
+		s.mu.Unlock()
+		return nil, ctx.Err()
 	}
 }
 
@@ -243,6 +243,10 @@ func (r *Resource) finishLocked(pc *piece, data []byte, err error) {
 	if r.pieces[pc.index] == pc {
 		delete(r.pieces, pc.index)
 	}
+	if pc.finished {
+		return
+	}
+	pc.finished = true
 	pc.data, pc.err = data, err
 	pc.buf = nil
 	close(pc.done)

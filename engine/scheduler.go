@@ -66,7 +66,11 @@ func (s *Swarm) scheduleLocked(now time.Time) {
 			continue
 		}
 		s.prefetchLocked(r, now)
-		for _, pc := range r.pieces {
+		for i, pc := range r.pieces {
+			if pc.waiters == 0 && !pc.prefetch && pc.src == srcNone && pc.got == 0 {
+				delete(r.pieces, i) // abandoned by its readers
+				continue
+			}
 			if pc.src != srcFinishing {
 				want = append(want, pc)
 			}
@@ -159,7 +163,7 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 			s.e.log.Debug("peer download stalled", "peer", p.id, "piece", pc.index)
 			s.abortP2PLocked(pc, true)
 			p.strikeLocked("stalled download")
-		} else if pc.waiters > 0 || pc.deadline.IsZero() == false && s.inMinBufferLocked(pc, now) {
+		} else if pc.waiters > 0 || s.inMinBufferLocked(pc, now) {
 			remaining := pc.size() - pc.got
 			latest := pc.deadline.Add(-s.http.time(remaining) - switchMargin)
 			if !now.Before(latest) && now.Add(p.estimate(remaining, now, pc)).After(pc.deadline.Add(-switchMargin)) {
@@ -387,7 +391,7 @@ func (s *Swarm) finishPiece(pc *piece, from *peer) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.gone {
+	if r.gone || s.closed || pc.finished {
 		return
 	}
 	r.have.Set(pc.index)
