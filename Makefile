@@ -62,7 +62,7 @@ fuzz:
 bench-native: deps
 	mkdir -p build
 	$(GO) test -run '^$$' -bench 'Swarm|P2PThroughput' -benchtime 1x -timeout 30m ./tests/swarm | tee build/bench-native.txt | grep -E '^BENCH|^ok|FAIL'
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/wire
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/wire ./engine
 
 ## bench-browser: browser scenarios (prints BENCH lines)
 bench-browser: deps build
