@@ -339,12 +339,14 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	swarms := e.swarmList()
+	e.mu.Unlock()
+	for _, s := range swarms {
+		s.close() // announces "stopped" on the trackers still connected
+	}
+	e.mu.Lock()
 	trs := e.trackers
 	e.trackers = nil
 	e.mu.Unlock()
-	for _, s := range swarms {
-		s.close()
-	}
 	for _, t := range trs {
 		if c := t.c.Load(); c != nil {
 			c.Close()

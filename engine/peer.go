@@ -343,6 +343,10 @@ func (p *peer) onPieceLocked(m *wire.Piece) error {
 	}
 	copy(pc.buf[pc.got:], m.Data)
 	pc.got += len(m.Data)
+	if pc.contributors == nil {
+		pc.contributors = map[*peer]bool{}
+	}
+	pc.contributors[p] = true
 	now := time.Now()
 	pc.lastByte = now
 	n := int64(len(m.Data))
@@ -358,7 +362,7 @@ func (p *peer) onPieceLocked(m *wire.Piece) error {
 	}
 	pc.src, pc.peer = srcFinishing, nil
 	s.p2pActive--
-	go s.finishPiece(pc, p)
+	go s.finishPiece(pc)
 	return nil
 }
 

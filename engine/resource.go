@@ -58,6 +58,9 @@ type piece struct {
 	httpFails  int
 	notBefore  time.Time
 	excluded   map[*peer]bool
+	// contributors are the peers whose bytes are in buf: the piece is
+	// validated before use when there are any.
+	contributors map[*peer]bool
 }
 
 type source int

@@ -301,7 +301,7 @@ func (s *Swarm) startHTTPLocked(pc *piece, now time.Time) {
 		s.httpActive--
 		if err == nil {
 			s.mu.Unlock()
-			s.finishPiece(pc, nil)
+			s.finishPiece(pc)
 			return
 		}
 		pc.src = srcNone
@@ -364,29 +364,35 @@ func (s *Swarm) fetchHTTP(ctx context.Context, pc *piece, buf []byte, from int) 
 	return nil
 }
 
-// finishPiece validates (for peer data), stores and publishes a complete
-// piece. from is the peer that sent its last bytes, nil for HTTP.
-func (s *Swarm) finishPiece(pc *piece, from *peer) {
+// finishPiece validates a complete piece that holds bytes from peers, stores
+// it and publishes it. A piece that fails validation starts over, and every
+// peer that contributed to it takes a fault.
+func (s *Swarm) finishPiece(pc *piece) {
 	r := pc.r
 	s.mu.Lock()
 	pc.src = srcFinishing
 	data := pc.buf
+	contributors := pc.contributors
 	s.mu.Unlock()
-	if from != nil && s.e.cfg.Validate != nil {
+	if len(contributors) > 0 && s.e.cfg.Validate != nil {
 		if err := s.e.cfg.Validate(identity.Resource{Name: r.name, Info: r.info}, pc.index, data); err != nil {
 			s.mu.Lock()
-			pc.src, pc.got = srcNone, 0
+			pc.src, pc.got, pc.contributors = srcNone, 0, nil
 			if pc.excluded == nil {
 				pc.excluded = map[*peer]bool{}
 			}
-			pc.excluded[from] = true
-			from.strikeLocked("piece failed validation")
+			for p := range contributors {
+				pc.excluded[p] = true
+				p.strikeLocked("piece failed validation")
+			}
 			s.mu.Unlock()
 			s.kick()
 			return
 		}
 	}
+	stored := true
 	if err := s.e.cfg.Store.Put(s.ctx, r.key(pc.index), data); err != nil {
+		stored = false
 		s.e.exception(CodeStore, fmt.Errorf("store piece %d of %s: %w", pc.index, r.url, err))
 	}
 	s.mu.Lock()
@@ -394,8 +400,11 @@ func (s *Swarm) finishPiece(pc *piece, from *peer) {
 	if r.gone || s.closed || pc.finished {
 		return
 	}
-	r.have.Set(pc.index)
 	r.finishLocked(pc, data, nil)
+	if !stored {
+		return // readers have it, but it cannot be served to peers
+	}
+	r.have.Set(pc.index)
 	for _, p := range s.peers {
 		p.announceLocked(r, pc.index)
 	}

@@ -1,0 +1,342 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/tests/swarm"
+)
+
+// TestHTTPOnly reads a whole resource with no peer network: every byte is
+// the origin's and is counted as HTTP.
+func TestHTTPOnly(t *testing.T) {
+	data := swarm.Media(5*pieceLen + 777)
+	url := swarm.Origin(t, data)
+	var ev recorder
+	e := newEngine(t, "", httpOnly, ev.option())
+	if e.P2PEnabled() {
+		t.Error("P2PEnabled with neither Connector nor Announce")
+	}
+	if err := e.SetP2PEnabled(true); err != nil || e.P2PEnabled() {
+		t.Errorf("SetP2PEnabled(true) = %v, P2PEnabled %t: want nil and false", err, e.P2PEnabled())
+	}
+	_, r := join(t, e, url)
+	if got, want := r.PieceCount(), pieceCount(data); got != want {
+		t.Fatalf("PieceCount %d, want %d", got, want)
+	}
+	checkReads(t, readPieces(r, all(r.PieceCount()), in(0)), data, false)
+	if _, err := r.ReadPiece(context.Background(), r.PieceCount(), time.Time{}); err == nil {
+		t.Error("ReadPiece past the last piece succeeded")
+	}
+	for i := range r.PieceCount() {
+		if !r.Have(i) {
+			t.Errorf("piece %d read but not held", i)
+		}
+	}
+	st := e.Stats()
+	if st.HTTPDownloaded != int64(len(data)) || st.P2PDownloaded != 0 || st.P2PUploaded != 0 {
+		t.Errorf("stats %+v, want HTTPDownloaded %d and no P2P", st, len(data))
+	}
+	if n := len(e.Peers()); n != 0 {
+		t.Errorf("%d peers without a peer network", n)
+	}
+	// A piece read again comes from the store: no new HTTP bytes.
+	checkReads(t, readPieces(r, []int{0}, in(0)), data, false)
+	if got := e.Stats().HTTPDownloaded; got != int64(len(data)) {
+		t.Errorf("HTTPDownloaded %d after re-reading a held piece, want %d", got, len(data))
+	}
+	e.Close()
+	if ev.exception(engine.CodeTracker) || ev.any(func(ev engine.Event) bool { return ev.Kind == engine.EventServerConnected }) {
+		t.Error("tracker events from an engine without trackers")
+	}
+}
+
+// TestTwoPeers has peer A read a file over HTTP, then peer B, joining later
+// with far deadlines, take all of it from A. It checks the byte counts on
+// both sides and that the events agree with them.
+func TestTwoPeers(t *testing.T) {
+	data := swarm.Media(10*pieceLen + 1234)
+	size := int64(len(data))
+	url := swarm.Origin(t, data)
+	announce := swarm.Tracker(t)
+	var evA, evB recorder
+	a := newEngine(t, announce, evA.option())
+	_, ra := join(t, a, url)
+	checkReads(t, readPieces(ra, all(ra.PieceCount()), in(0)), data, false)
+	if st := a.Stats(); st.HTTPDownloaded != size || st.P2PDownloaded != 0 {
+		t.Fatalf("A: stats %+v, want everything over HTTP", st)
+	}
+
+	b := newEngine(t, announce, evB.option())
+	sb, rb := join(t, b, url)
+	checkReads(t, readPieces(rb, all(rb.PieceCount()), in(20*time.Second)), data, true)
+
+	if st := b.Stats(); st.HTTPDownloaded != 0 || st.P2PDownloaded != size {
+		t.Errorf("B: stats %+v, want HTTPDownloaded 0 and P2PDownloaded %d", st, size)
+	}
+	if st := a.Stats(); st.P2PUploaded != size {
+		t.Errorf("A: P2PUploaded %d, want %d", st.P2PUploaded, size)
+	}
+	ch := sb.ID().ChannelID
+	if ps := b.Peers(); len(ps) != 1 || ps[0].ID != a.PeerID() || ps[0].Swarm != ch || ps[0].Downloaded != size {
+		t.Errorf("B: peers %+v, want A (%s) in %s with %d bytes downloaded", ps, a.PeerID(), ch, size)
+	}
+	if ps := a.Peers(); len(ps) != 1 || ps[0].ID != b.PeerID() || ps[0].Uploaded != size {
+		t.Errorf("A: peers %+v, want B (%s) with %d bytes uploaded", ps, b.PeerID(), size)
+	}
+
+	a.Close()
+	b.Close() // delivers the final stats event
+	for _, side := range []struct {
+		name string
+		e    *engine.Engine
+		ev   *recorder
+		peer string
+	}{{"A", a, &evA, b.PeerID()}, {"B", b, &evB, a.PeerID()}} {
+		evs := side.ev.events()
+		if len(evs) == 0 || evs[0].Kind != engine.EventPeerID || evs[0].PeerID != side.e.PeerID() {
+			t.Errorf("%s: first event %+v, want its peer id %s", side.name, evs[:min(1, len(evs))], side.e.PeerID())
+		}
+		var ids, ups int
+		var last engine.Stats
+		sawPeer := false
+		for _, ev := range evs {
+			switch ev.Kind {
+			case engine.EventPeerID:
+				ids++
+			case engine.EventServerConnected:
+				if ev.Connected {
+					ups++
+				}
+			case engine.EventPeers:
+				for _, p := range ev.Peers {
+					sawPeer = sawPeer || (p.ID == side.peer && p.Swarm == ch)
+				}
+			case engine.EventStats:
+				s := ev.Stats
+				if s.HTTPDownloaded < last.HTTPDownloaded || s.P2PDownloaded < last.P2PDownloaded || s.P2PUploaded < last.P2PUploaded {
+					t.Errorf("%s: stats went backwards: %+v after %+v", side.name, s, last)
+				}
+				last = s
+			case engine.EventException:
+				t.Errorf("%s: exception %+v", side.name, ev.Exception)
+			}
+		}
+		if ids != 1 {
+			t.Errorf("%s: %d peerId events, want 1", side.name, ids)
+		}
+		if ups == 0 {
+			t.Errorf("%s: no serverConnected true event", side.name)
+		}
+		if !sawPeer {
+			t.Errorf("%s: no peers event listing %s", side.name, side.peer)
+		}
+		if st := side.e.Stats(); last.HTTPDownloaded != st.HTTPDownloaded || last.P2PDownloaded != st.P2PDownloaded || last.P2PUploaded != st.P2PUploaded {
+			t.Errorf("%s: last stats event %+v, Stats() %+v", side.name, last, st)
+		}
+	}
+}
+
+// closedPortURL returns a ws:// URL on a local port nothing listens on.
+func closedPortURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "ws://" + addr + "/announce"
+}
+
+// TestTrackerUnreachable points the engine at a tracker that refuses
+// connections: reads succeed over HTTP and the failure is reported.
+func TestTrackerUnreachable(t *testing.T) {
+	data := swarm.Media(3*pieceLen + 10)
+	url := swarm.Origin(t, data)
+	var ev recorder
+	e := newEngine(t, closedPortURL(t), ev.option())
+	if !e.P2PEnabled() {
+		t.Error("P2P disabled although Connector and Announce are set")
+	}
+	_, r := join(t, e, url)
+	checkReads(t, readPieces(r, all(r.PieceCount()), in(0)), data, false)
+	if st := e.Stats(); st.HTTPDownloaded != int64(len(data)) || st.P2PDownloaded != 0 {
+		t.Errorf("stats %+v, want everything over HTTP", st)
+	}
+	waitFor(t, "a TRACKER_EXPT exception", func() bool { return ev.exception(engine.CodeTracker) })
+	waitFor(t, "serverConnected false", func() bool { return ev.connected(false) })
+	if ev.connected(true) {
+		t.Error("serverConnected true without a tracker")
+	}
+}
+
+// TestSetP2PEnabled turns B's peer network off and on: off closes its peers
+// and reads go over HTTP; on finds the peer again through the tracker and
+// reads come from it.
+func TestSetP2PEnabled(t *testing.T) {
+	data := swarm.Media(4 * pieceLen)
+	url := swarm.Origin(t, data)
+	announce := swarm.Tracker(t)
+	a := newEngine(t, announce)
+	sa, ra := join(t, a, url)
+	checkReads(t, readPieces(ra, all(ra.PieceCount()), in(0)), data, false)
+
+	var ev recorder
+	b := newEngine(t, announce, ev.option())
+	sb, rb := join(t, b, url)
+	checkReads(t, readPieces(rb, []int{0}, in(20*time.Second)), data, true)
+	if st := b.Stats(); st.P2PDownloaded != pieceLen || st.HTTPDownloaded != 0 {
+		t.Fatalf("B: stats %+v after piece 0, want it from A", st)
+	}
+
+	if err := b.SetP2PEnabled(false); err != nil {
+		t.Fatalf("SetP2PEnabled(false): %v", err)
+	}
+	if b.P2PEnabled() {
+		t.Error("P2PEnabled after SetP2PEnabled(false)")
+	}
+	if n := sb.PeerCount(); n != 0 {
+		t.Errorf("B: %d peers after SetP2PEnabled(false)", n)
+	}
+	waitFor(t, "serverConnected false on B", func() bool { return ev.connected(false) })
+	waitFor(t, "A to notice B left", func() bool { return sa.PeerCount() == 0 })
+	checkReads(t, readPieces(rb, []int{1}, in(0)), data, false)
+	if st := b.Stats(); st.P2PDownloaded != pieceLen || st.HTTPDownloaded != pieceLen {
+		t.Errorf("B: stats %+v after piece 1 with P2P off, want it over HTTP", st)
+	}
+
+	if err := b.SetP2PEnabled(true); err != nil {
+		t.Fatalf("SetP2PEnabled(true): %v", err)
+	}
+	waitFor(t, "B to reconnect to A", func() bool { return sb.PeerCount() == 1 })
+	checkReads(t, readPieces(rb, []int{2}, in(20*time.Second)), data, true)
+	if st := b.Stats(); st.P2PDownloaded != 2*pieceLen || st.HTTPDownloaded != pieceLen {
+		t.Errorf("B: stats %+v after piece 2 with P2P back on, want it from A", st)
+	}
+}
+
+// TestResourceVersions has A and B share a custom channel while their
+// origins serve different versions (ETags) of the same resource: they meet
+// but never exchange bytes.
+func TestResourceVersions(t *testing.T) {
+	const token, channel = "site-token", "shared-channel"
+	dataA := swarm.Media(4 * pieceLen)
+	dataB := append([]byte(nil), dataA...)
+	for i := range dataB {
+		dataB[i] ^= 0x5a
+	}
+	urlA, urlB := swarm.Origin(t, dataA), swarm.Origin(t, dataB)
+	if stat(t, urlA).ETag == stat(t, urlB).ETag {
+		t.Fatal("the two origins give the same ETag")
+	}
+	announce := swarm.Tracker(t)
+	withToken := func(c *engine.Config) { c.Token = token }
+	resource := func(e *engine.Engine, url string) (*engine.Swarm, *engine.Resource) {
+		sw, err := e.Join(channel, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := sw.Resource(context.Background(), "", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sw, r
+	}
+	a := newEngine(t, announce, withToken)
+	_, ra := resource(a, urlA)
+	checkReads(t, readPieces(ra, all(ra.PieceCount()), in(0)), dataA, false)
+
+	b := newEngine(t, announce, withToken)
+	sb, rb := resource(b, urlB)
+	waitFor(t, "B to connect to A", func() bool { return sb.PeerCount() == 1 })
+	for i := range rb.PieceCount() {
+		if sb.PeerHolds(rb, i) {
+			t.Errorf("B believes A holds piece %d of B's version", i)
+		}
+	}
+	checkReads(t, readPieces(rb, all(rb.PieceCount()), in(3*time.Second)), dataB, true)
+	if st := b.Stats(); st.HTTPDownloaded != int64(len(dataB)) || st.P2PDownloaded != 0 {
+		t.Errorf("B: stats %+v, want everything over HTTP", st)
+	}
+	if st := a.Stats(); st.P2PUploaded != 0 {
+		t.Errorf("A uploaded %d bytes of another version", st.P2PUploaded)
+	}
+}
+
+// TestCloseFailsPendingReads closes engines with reads pending, one waiting
+// for its deadline and one with its HTTP fetch under way at an origin that
+// never answers: both return ErrClosed at once, and so do later calls.
+func TestCloseFailsPendingReads(t *testing.T) {
+	data := swarm.Media(2 * pieceLen)
+	tests := []struct {
+		name     string
+		deadline time.Duration
+		hang     bool
+	}{
+		{"waiting for its deadline", time.Minute, false},
+		{"HTTP fetch under way", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := swarm.Origin(t, data)
+			info := stat(t, url)
+			started := make(chan struct{}, 1)
+			if tt.hang {
+				url = hangingOrigin(t, started)
+			}
+			e := newEngine(t, "", httpOnly)
+			sw, err := e.JoinURL(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := sw.ResourceWithInfo("", url, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := make(chan error, 1)
+			go func() {
+				_, err := r.ReadPiece(context.Background(), 0, in(tt.deadline)(0))
+				res <- err
+			}()
+			if tt.hang {
+				select {
+				case <-started:
+				case <-time.After(waitLimit):
+					t.Fatal("the engine never asked the origin")
+				}
+			}
+			closed := make(chan struct{})
+			go func() {
+				e.Close()
+				close(closed)
+			}()
+			select {
+			case err := <-res:
+				if !errors.Is(err, engine.ErrClosed) {
+					t.Errorf("pending ReadPiece returned %v, want ErrClosed", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("pending ReadPiece still blocked 5 s after Close")
+			}
+			select {
+			case <-closed:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close still blocked after 5 s")
+			}
+			if _, err := r.ReadPiece(context.Background(), 1, time.Time{}); !errors.Is(err, engine.ErrClosed) {
+				t.Errorf("ReadPiece after Close: %v, want ErrClosed", err)
+			}
+			if _, err := e.JoinURL(url); !errors.Is(err, engine.ErrClosed) {
+				t.Errorf("JoinURL after Close: %v, want ErrClosed", err)
+			}
+			if err := e.SetP2PEnabled(true); !errors.Is(err, engine.ErrClosed) {
+				t.Errorf("SetP2PEnabled after Close: %v, want ErrClosed", err)
+			}
+		})
+	}
+}
