@@ -1,0 +1,252 @@
+//go:build js && wasm
+
+// Command sw is the service-worker half of p2pmedia, built as p2p-sw.wasm
+// and started by js/p2p-sw.js. It answers the fetches of proxied media URLs
+// (docs/browser-runtime.md): it asks the page's engine over a MessagePort
+// for the pieces that cover the requested byte range, streams them into the
+// Response, and fetches from the origin whatever the page does not deliver
+// in time.
+//
+// It defines globalThis.__p2pmediaSW:
+//
+//	{
+//	  version: string,
+//	  addPort(clientId: string, port: MessagePort): void,
+//	  handleFetch(request: Request, clientId: string): Promise<Response>,
+//	}
+//
+// Every cold start of the service worker loads this program, so it stays
+// small: syscall/js instead of net/http, and no fmt or encoding/json.
+//
+// The service worker may set self.P2P_MEDIA_TIMEOUTS = {open, piece}, in
+// milliseconds, to change how long it waits for the page's open reply
+// (2000) and for each piece (8000).
+package main
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/version"
+)
+
+// The default deadlines of the port protocol.
+const (
+	defaultOpenTimeout  = 2 * time.Second
+	defaultPieceTimeout = 8 * time.Second
+)
+
+func main() {
+	s := &server{ports: make(map[string]*port)}
+	api := object()
+	api.Set("version", version.Version)
+	api.Set("addPort", js.FuncOf(s.addPort))
+	api.Set("handleFetch", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		req, client := arg(args, 0), str(arg(args, 1))
+		return promise(func() (js.Value, error) { return s.handleFetch(req, client) })
+	}))
+	js.Global().Set("__p2pmediaSW", api)
+	select {} // serve callbacks until the browser stops the worker
+}
+
+// server holds the ports of the pages that the service worker controls.
+type server struct {
+	mu    sync.Mutex // never held across a blocking operation
+	ports map[string]*port
+}
+
+// addPort files a page's MessagePort under its client id, replacing the
+// port that client sent before:
+// addPort(clientId: string, port: MessagePort).
+func (s *server) addPort(_ js.Value, args []js.Value) any {
+	id, v := str(arg(args, 0)), arg(args, 1)
+	if id == "" || v.Type() != js.TypeObject {
+		return nil
+	}
+	p := newPort(v, func(closed *port) {
+		s.mu.Lock()
+		if s.ports[id] == closed {
+			delete(s.ports, id)
+		}
+		s.mu.Unlock()
+	})
+	s.mu.Lock()
+	old := s.ports[id]
+	s.ports[id] = p
+	s.mu.Unlock()
+	if old != nil {
+		go old.close()
+	}
+	go s.prune()
+	return nil
+}
+
+// prune closes the ports of clients that are gone: a page that reloads or
+// closes leaves its port behind.
+func (s *server) prune() {
+	opts := object()
+	opts.Set("includeUncontrolled", true)
+	opts.Set("type", "all")
+	list, err := await(js.Global().Get("clients").Call("matchAll", opts))
+	if err != nil {
+		return
+	}
+	alive := make(map[string]bool)
+	for i, n := 0, list.Length(); i < n; i++ {
+		alive[list.Index(i).Get("id").String()] = true
+	}
+	var gone []*port
+	s.mu.Lock()
+	for id, p := range s.ports {
+		if !alive[id] {
+			gone = append(gone, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range gone {
+		p.close()
+	}
+}
+
+// port returns the port of the client id, or nil.
+func (s *server) port(id string) *port {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ports[id]
+}
+
+// timeouts returns the open and piece deadlines, from
+// self.P2P_MEDIA_TIMEOUTS where it sets them.
+func timeouts() (open, piece time.Duration) {
+	open, piece = defaultOpenTimeout, defaultPieceTimeout
+	t := js.Global().Get("P2P_MEDIA_TIMEOUTS")
+	if t.Type() != js.TypeObject {
+		return open, piece
+	}
+	if ms, ok := number(t.Get("open")); ok && ms > 0 {
+		open = time.Duration(ms) * time.Millisecond
+	}
+	if ms, ok := number(t.Get("piece")); ok && ms > 0 {
+		piece = time.Duration(ms) * time.Millisecond
+	}
+	return open, piece
+}
+
+// handleFetch answers the request of the client clientID for a proxied
+// URL.
+func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
+	orig, ok := originalURL(req.Get("url").String())
+	if !ok {
+		return await(js.Global().Call("fetch", req))
+	}
+	if method := req.Get("method").String(); method != "GET" {
+		return passThrough(req, orig, method)
+	}
+	rangeHeader := header(req, "range")
+	p := s.port(clientID)
+	if p == nil {
+		return fromOrigin(orig, rangeHeader)
+	}
+	openTimeout, pieceTimeout := timeouts()
+	m, err := p.open(orig, openTimeout)
+	if err != nil {
+		return fromOrigin(orig, rangeHeader)
+	}
+
+	r, status := byterange.Range{Start: 0, End: m.size}, 200
+	if rangeHeader != "" && ifRangeHolds(header(req, "if-range"), m) {
+		pr, err := byterange.ParseRange(rangeHeader, m.size)
+		switch {
+		case err == nil:
+			r, status = pr, 206
+		case errors.Is(err, byterange.ErrMultipart):
+			return fromOrigin(orig, rangeHeader)
+		case errors.Is(err, byterange.ErrUnsatisfiable):
+			return unsatisfiable(m), nil
+		}
+		// A malformed header is ignored, as a server does.
+	}
+
+	h := js.Global().Get("Headers").New()
+	h.Call("set", "Content-Type", contentType(orig))
+	h.Call("set", "Content-Length", strconv.FormatInt(r.Len(), 10))
+	h.Call("set", "Accept-Ranges", "bytes")
+	if status == 206 {
+		h.Call("set", "Content-Range", byterange.ContentRange(r, m.size))
+	}
+	if m.etag != "" {
+		h.Call("set", "ETag", m.etag)
+	}
+	if m.lastModified != "" {
+		h.Call("set", "Last-Modified", m.lastModified)
+	}
+	init := object()
+	init.Set("status", status)
+	init.Set("headers", h)
+	body := js.Null()
+	if r.Len() > 0 {
+		body = newStream(p, orig, m, r, pieceTimeout).body()
+	}
+	return js.Global().Get("Response").New(body, init), nil
+}
+
+// ifRangeHolds reports whether a request's If-Range header, if any, lets
+// its Range header apply: it must name the resource's strong entity tag or
+// its modification date.
+func ifRangeHolds(ifRange string, m meta) bool {
+	switch {
+	case ifRange == "":
+		return true
+	case len(ifRange) > 2 && ifRange[:2] == "W/":
+		return false
+	case ifRange[0] == '"':
+		return ifRange == m.etag
+	default:
+		return ifRange == m.lastModified
+	}
+}
+
+// unsatisfiable returns the 416 response to a range that selects no byte of
+// the resource m.
+func unsatisfiable(m meta) js.Value {
+	h := js.Global().Get("Headers").New()
+	h.Call("set", "Content-Range", byterange.Unsatisfied(m.size))
+	h.Call("set", "Content-Length", "0")
+	h.Call("set", "Accept-Ranges", "bytes")
+	init := object()
+	init.Set("status", 416)
+	init.Set("headers", h)
+	return js.Global().Get("Response").New(js.Null(), init)
+}
+
+// fromOrigin fetches url from the origin with the request's Range header,
+// if any, and returns the origin's response as it is.
+func fromOrigin(url, rangeHeader string) (js.Value, error) {
+	init := object()
+	if rangeHeader != "" {
+		h := object()
+		h.Set("range", rangeHeader)
+		init.Set("headers", h)
+	}
+	return await(js.Global().Call("fetch", url, init))
+}
+
+// passThrough sends a request other than GET to the origin with its method,
+// headers and body.
+func passThrough(req js.Value, url, method string) (js.Value, error) {
+	init := object()
+	init.Set("method", method)
+	init.Set("headers", req.Get("headers"))
+	if method != "HEAD" {
+		body, err := await(req.Call("arrayBuffer"))
+		if err != nil {
+			return js.Undefined(), err
+		}
+		init.Set("body", body)
+	}
+	return await(js.Global().Call("fetch", url, init))
+}

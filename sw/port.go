@@ -1,0 +1,207 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"sync"
+	"syscall/js"
+	"time"
+)
+
+// Piece lengths the SW accepts from the page, as engine/identity defines
+// them (that package is not imported: it would pull fmt and net/url into
+// this binary).
+const (
+	pieceLengthUnit = 16 * 1024
+	maxPieceLength  = 16 * 1024 * 1024
+)
+
+// maxMetas bounds the open replies a port remembers; past it the memory is
+// cleared, and the next requests ask the page again.
+const maxMetas = 256
+
+var (
+	errTimeout = errors.New("p2p-sw: the page did not answer in time")
+	errClosed  = errors.New("p2p-sw: the page's port is closed")
+	errReply   = errors.New("p2p-sw: the page's reply is malformed")
+)
+
+// meta is what an open reply says about a resource.
+type meta struct {
+	size         int64
+	pieceLength  int64
+	etag         string
+	lastModified string
+}
+
+// parseMeta reads a successful open reply.
+func parseMeta(r js.Value) (meta, error) {
+	size, ok1 := number(r.Get("size"))
+	l, ok2 := number(r.Get("pieceLength"))
+	if !ok1 || !ok2 || size < 0 || l <= 0 || l%pieceLengthUnit != 0 || l > maxPieceLength {
+		return meta{}, errReply
+	}
+	return meta{size: size, pieceLength: l, etag: str(r.Get("etag")), lastModified: str(r.Get("lastModified"))}, nil
+}
+
+// replyError returns the error an ok:false reply carries.
+func replyError(r js.Value) error {
+	if msg := str(r.Get("error")); msg != "" {
+		return errors.New("p2p-sw: the page failed: " + msg)
+	}
+	return errors.New("p2p-sw: the page failed")
+}
+
+// port is the SW's end of one page's MessagePort (docs/browser-runtime.md,
+// "Port protocol"): it numbers the requests and routes each reply to the
+// goroutine waiting for it.
+type port struct {
+	v        js.Value
+	onMsg    js.Func
+	onClose  js.Func
+	closed   chan struct{} // closed when the port is closed or replaced
+	once     sync.Once
+	onClosed func(*port) // called once, after closed is closed
+
+	// mu guards the fields below. It is never held across a blocking
+	// operation, so the message callback can take it.
+	mu      sync.Mutex
+	nextID  int
+	pending map[int]chan js.Value // request id → where its reply goes
+	metas   map[string]meta       // original URL → open reply
+}
+
+// newPort starts listening on the MessagePort v. onClosed runs when the
+// port closes.
+func newPort(v js.Value, onClosed func(*port)) *port {
+	p := &port{
+		v:        v,
+		closed:   make(chan struct{}),
+		onClosed: onClosed,
+		pending:  make(map[int]chan js.Value),
+		metas:    make(map[string]meta),
+	}
+	p.onMsg = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		p.deliver(arg(args, 0).Get("data"))
+		return nil
+	})
+	p.onClose = js.FuncOf(func(js.Value, []js.Value) any {
+		go p.close()
+		return nil
+	})
+	v.Set("onmessage", p.onMsg) // starts the port
+	v.Set("onclose", p.onClose) // where MessagePort has a close event
+	return p
+}
+
+// deliver hands a reply to the request it answers. It runs inside a
+// js.FuncOf callback and does not block: each request's channel has room
+// for its one reply.
+func (p *port) deliver(data js.Value) {
+	if data.Type() != js.TypeObject {
+		return
+	}
+	id, ok := number(data.Get("id"))
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	ch, ok := p.pending[int(id)]
+	delete(p.pending, int(id))
+	p.mu.Unlock()
+	if ok {
+		ch <- data
+	}
+}
+
+// request posts {op, id, url[, index]} and returns the id and the channel
+// its reply arrives on. index < 0 leaves it out.
+func (p *port) request(op, url string, index int) (int, <-chan js.Value) {
+	ch := make(chan js.Value, 1)
+	p.mu.Lock()
+	p.nextID++
+	id := p.nextID
+	p.pending[id] = ch
+	p.mu.Unlock()
+	msg := object()
+	msg.Set("op", op)
+	msg.Set("id", id)
+	msg.Set("url", url)
+	if index >= 0 {
+		msg.Set("index", index)
+	}
+	p.v.Call("postMessage", msg)
+	return id, ch
+}
+
+// cancel tells the page to stop working on request id, unless it has
+// answered already.
+func (p *port) cancel(id int) {
+	p.mu.Lock()
+	_, ok := p.pending[id]
+	delete(p.pending, id)
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	msg := object()
+	msg.Set("op", "cancel")
+	msg.Set("id", id)
+	p.v.Call("postMessage", msg)
+}
+
+// open returns what the page knows of the resource at url, asking it when
+// this port has not been asked before, and waiting at most timeout.
+func (p *port) open(url string, timeout time.Duration) (meta, error) {
+	p.mu.Lock()
+	m, ok := p.metas[url]
+	p.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	id, reply := p.request("open", url, -1)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case r := <-reply:
+		if !r.Get("ok").Truthy() {
+			return meta{}, replyError(r)
+		}
+		m, err := parseMeta(r)
+		if err != nil {
+			return meta{}, err
+		}
+		p.mu.Lock()
+		if len(p.metas) >= maxMetas {
+			clear(p.metas)
+		}
+		p.metas[url] = m
+		p.mu.Unlock()
+		return m, nil
+	case <-t.C:
+		p.cancel(id)
+		return meta{}, errTimeout
+	case <-p.closed:
+		return meta{}, errClosed
+	}
+}
+
+// close stops listening, closes the MessagePort and wakes every goroutine
+// waiting for a reply. Calling it again is harmless.
+func (p *port) close() {
+	p.once.Do(func() {
+		close(p.closed)
+		p.v.Set("onmessage", js.Null())
+		p.v.Set("onclose", js.Null())
+		p.v.Call("close")
+		p.onMsg.Release()
+		p.onClose.Release()
+		p.mu.Lock()
+		clear(p.pending)
+		p.mu.Unlock()
+		if p.onClosed != nil {
+			p.onClosed(p)
+		}
+	})
+}
