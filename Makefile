@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/p2pmedia/p2pmedia/internal/version.Version=$(VERS
 WASM    := GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="$(LDFLAGS)"
 FUZZTIME ?= 10s
 
-.PHONY: all deps build wasm js tracker demo test test-go fuzz bench-native bench-browser clean
+.PHONY: all deps build wasm js tracker demo test test-js test-go fuzz bench-native bench-browser clean
 
 all: build
 
@@ -44,7 +44,10 @@ demo: deps build
 	./bin/p2pmedia demo --dist $(DIST) --examples examples
 
 ## test: everything CI runs (installs what it needs first)
-test: deps build test-go fuzz
+test: deps build test-js test-go fuzz
+
+test-js:
+	cd js && npm test
 
 test-go:
 	$(GO) vet ./...

@@ -36,6 +36,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "tracker", summary: "run a WebTorrent tracker (WebSocket on /, JSON counters on /stats)", run: runTracker},
+		{name: "demo", summary: "serve the demo pages, the engine, sample media and a tracker on 127.0.0.1", run: runDemo},
 		// Further subcommands ("demo", ...) go here.
 	}
 }
