@@ -56,6 +56,8 @@ type Config struct {
 	Store Store
 	// Connector creates peer connections; nil runs HTTP only.
 	Connector transport.Connector
+	// P2PDisabled starts the engine with P2P off (see Engine.SetP2PEnabled).
+	P2PDisabled bool
 	// Announce lists the WebTorrent tracker URLs (ws:// or wss://); empty runs
 	// HTTP only.
 	Announce []string

@@ -49,7 +49,7 @@ type tracker struct {
 }
 
 // New starts an engine. P2P starts enabled when Connector and Announce are
-// set; otherwise every byte comes over HTTP.
+// set, unless P2PDisabled; otherwise every byte comes over HTTP.
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
@@ -68,9 +68,11 @@ func New(cfg Config) (*Engine, error) {
 	cfg.Store.OnEvict(e.onEvict)
 	e.wg.Add(1)
 	go e.statsLoop()
-	if err := e.SetP2PEnabled(true); err != nil {
-		e.Close()
-		return nil, err
+	if !cfg.P2PDisabled {
+		if err := e.SetP2PEnabled(true); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	return e, nil
 }
@@ -355,6 +357,8 @@ func (e *Engine) Close() error {
 	e.cancel()
 	e.wg.Wait()
 	e.ev.emit(Event{Kind: EventStats, Stats: e.Stats()})
+	e.ev.emit(Event{Kind: EventPeers, Peers: []PeerInfo{}})
+	e.setServerUp(false)
 	e.ev.close()
 	return nil
 }

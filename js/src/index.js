@@ -302,7 +302,10 @@ export class P2PEngineMedia {
       report: (err) => this._log.error('channelId:', err),
     });
     try {
-      this._engine = api.newEngine(cfg, (event, payload) => this._emit(event, payload));
+      const engine = api.newEngine(cfg, (event, payload) => this._emit(event, payload));
+      // A Go callback cannot throw into JS: a bad config comes back as an Error.
+      if (engine instanceof Error) throw engine;
+      this._engine = engine;
     } catch (err) {
       this._exception('WASM_EXPT', err);
       return false;

@@ -156,9 +156,9 @@ export interface PeerInfo {
   id: string;
   /** The swarm (channel) shared with it. */
   swarm: string;
-  /** Bytes received from this peer. */
+  /** KB received from this peer. */
   downloaded: number;
-  /** Bytes sent to this peer. */
+  /** KB sent to this peer. */
   uploaded: number;
 }
 

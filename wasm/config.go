@@ -1,0 +1,126 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"syscall/js"
+
+	"github.com/pion/webrtc/v3"
+
+	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+)
+
+const (
+	// defaultDiskCacheLimit applies when the page gives no diskCacheLimit
+	// (the shim resolves the public option; this is the pc default).
+	defaultDiskCacheLimit = 1500 << 20
+	// maxMemoryStore bounds the in-memory fallback store: wasm memory never
+	// shrinks, so it stays well below the disk limits.
+	maxMemoryStore = 128 << 20
+)
+
+// config is WasmConfig (docs/browser-runtime.md) read into Go.
+type config struct {
+	announce    []string
+	token       string
+	channelID   string   // a custom channel id for every URL, if set
+	channelFn   js.Value // a function(url) → channel id, if set
+	pieceLength int64
+	webRTC      webrtc.Configuration
+	p2pEnabled  bool
+	diskLimit   int64
+	minBuffer   int
+	logLevel    string
+	mediaElem   js.Value // an HTMLMediaElement, or undefined
+}
+
+// parseConfig reads a WasmConfig. Values of the wrong type are errors
+// naming the option; absent optional ones take their defaults.
+func parseConfig(v js.Value) (config, error) {
+	if !jsutil.IsObject(v) {
+		return config{}, errors.New("p2pmedia: newEngine: config must be an object")
+	}
+	c := config{
+		announce:    jsutil.Strings(v, "announce"),
+		token:       jsutil.String(v, "token", ""),
+		p2pEnabled:  jsutil.Bool(v, "p2pEnabled", true),
+		logLevel:    jsutil.String(v, "logLevel", "error"),
+		webRTC:      webRTCConfig(jsutil.Get(v, "webRTCConfig")),
+		mediaElem:   js.Undefined(),
+		channelFn:   js.Undefined(),
+		pieceLength: 0,
+	}
+	switch ch := v.Get("channelId"); ch.Type() {
+	case js.TypeString:
+		c.channelID = ch.String()
+	case js.TypeFunction:
+		c.channelFn = ch
+	case js.TypeUndefined, js.TypeNull:
+	default:
+		return config{}, errors.New("p2pmedia: channelId must be a string or a function")
+	}
+	var err error
+	if c.pieceLength, err = integer(v, "pieceLength", 0); err != nil {
+		return config{}, err
+	}
+	if c.diskLimit, err = integer(v, "diskCacheLimit", defaultDiskCacheLimit); err != nil {
+		return config{}, err
+	}
+	mb, err := integer(v, "minBufferCount", 0)
+	if err != nil {
+		return config{}, err
+	}
+	if mb > math.MaxInt32 {
+		return config{}, fmt.Errorf("p2pmedia: minBufferCount %d is too large", mb)
+	}
+	c.minBuffer = int(mb)
+	if m := v.Get("mediaElem"); m.Type() == js.TypeObject {
+		c.mediaElem = m
+	}
+	return c, nil
+}
+
+// integer reads a non-negative integer option; def when absent.
+func integer(v js.Value, name string, def int64) (int64, error) {
+	f := v.Get(name)
+	switch f.Type() {
+	case js.TypeUndefined, js.TypeNull:
+		return def, nil
+	case js.TypeNumber:
+		x := f.Float()
+		if x >= 0 && x <= 1<<53 && x == math.Trunc(x) {
+			return int64(x), nil
+		}
+	}
+	return 0, fmt.Errorf("p2pmedia: %s must be a non-negative integer", name)
+}
+
+// webRTCConfig converts the RTCConfiguration fields pion's js build passes
+// on: iceServers (urls, username, credential) and iceTransportPolicy.
+func webRTCConfig(v js.Value) webrtc.Configuration {
+	var c webrtc.Configuration
+	if servers := jsutil.Get(v, "iceServers"); jsutil.IsArray(servers) {
+		for i, n := 0, servers.Length(); i < n; i++ {
+			s := servers.Index(i)
+			urls := jsutil.Strings(s, "urls")
+			if len(urls) == 0 {
+				urls = jsutil.Strings(s, "url") // the legacy spelling
+			}
+			if len(urls) == 0 {
+				continue
+			}
+			srv := webrtc.ICEServer{URLs: urls, Username: jsutil.String(s, "username", "")}
+			if cred := jsutil.Get(s, "credential"); cred.Type() == js.TypeString {
+				srv.Credential = cred.String()
+			}
+			c.ICEServers = append(c.ICEServers, srv)
+		}
+	}
+	if p := jsutil.String(v, "iceTransportPolicy", ""); p != "" {
+		c.ICETransportPolicy = webrtc.NewICETransportPolicy(p)
+	}
+	return c
+}

@@ -1,0 +1,397 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/engine/rtc"
+	"github.com/p2pmedia/p2pmedia/wasm/cachestore"
+	"github.com/p2pmedia/p2pmedia/wasm/jsfetch"
+	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+)
+
+const (
+	// openTimeout bounds learning a resource's size and validators.
+	openTimeout = 15 * time.Second
+	// maxResources bounds the resources remembered by URL; the oldest go
+	// first (the engine keeps them; this is only the lookup by URL).
+	maxResources = 256
+	// closeTimeout bounds deleting the cache on destroy.
+	closeTimeout = 5 * time.Second
+)
+
+// errDestroyed answers requests that reach a destroyed engine.
+var errDestroyed = errors.New("p2pmedia: engine destroyed")
+
+// wasmEngine is the Go side of one WasmEngine object.
+type wasmEngine struct {
+	e      *engine.Engine
+	store  *cachestore.Store
+	log    *slog.Logger
+	emitFn js.Value
+	chID   string
+	chFn   js.Value
+	watch  *watcher
+	// ctx ends when the engine is destroyed; every request derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	ctlMu   sync.Mutex
+	ctlQ    []func()
+	ctlDone bool // destroy ran: the control goroutine is gone
+	ctlWake chan struct{}
+
+	mu        sync.Mutex
+	destroyed bool
+	res       map[string]*openCall
+	resOrder  []string
+	peersSeen bool // the last peers event listed peers
+	upSeen    bool // the last serverConnected event said true
+}
+
+// openCall is a resource being opened, or opened, for one URL.
+type openCall struct {
+	done chan struct{}
+	r    *engine.Resource
+	err  error
+}
+
+// newWasmEngine starts an engine for a WasmConfig.
+func newWasmEngine(cfgV, emit js.Value) (*wasmEngine, error) {
+	cfg, err := parseConfig(cfgV)
+	if err != nil {
+		return nil, err
+	}
+	w := &wasmEngine{
+		log:     newLogger(cfg.logLevel),
+		emitFn:  emit,
+		chID:    cfg.channelID,
+		chFn:    cfg.channelFn,
+		ctlWake: make(chan struct{}, 1),
+		res:     make(map[string]*openCall),
+	}
+	w.store = cachestore.New(cachestore.Config{
+		Limit:       cfg.diskLimit,
+		MemoryLimit: min(cfg.diskLimit, maxMemoryStore),
+	})
+	ecfg := engine.Config{
+		Fetcher:        &jsfetch.Fetcher{},
+		Store:          w.store,
+		Announce:       cfg.announce,
+		Token:          cfg.token,
+		PieceLength:    cfg.pieceLength,
+		MinBufferCount: cfg.minBuffer,
+		Logger:         w.log,
+		OnEvent:        w.onEvent,
+		P2PDisabled:    !cfg.p2pEnabled,
+	}
+	if webRTCSupported() {
+		ecfg.Connector = rtc.NewConnector(rtc.Config{WebRTC: cfg.webRTC})
+	}
+	e, err := engine.New(ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("p2pmedia: %w", err)
+	}
+	w.e = e
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	go w.control()
+	w.watch = newWatcher(w, cfg.mediaElem)
+	return w, nil
+}
+
+// webRTCSupported reports whether the page can make peer connections (pion's
+// js build reads window.RTCPeerConnection).
+func webRTCSupported() bool {
+	win := js.Global().Get("window")
+	return jsutil.IsObject(win) && win.Get("RTCPeerConnection").Type() == js.TypeFunction
+}
+
+// object returns the WasmEngine object handed to the page. Its methods stay
+// callable after destroy (they do nothing then, and stats keeps the last
+// totals).
+func (w *wasmEngine) object() js.Value {
+	o := js.Global().Get("Object").New()
+	method := func(name string, fn func(args []js.Value) any) {
+		o.Set(name, js.FuncOf(func(_ js.Value, args []js.Value) any { return fn(args) }))
+	}
+	method("servePort", func(args []js.Value) any {
+		if len(args) > 0 && jsutil.IsObject(args[0]) {
+			w.servePort(args[0])
+		}
+		return nil
+	})
+	method("enableP2P", func([]js.Value) any {
+		w.enqueue(func() { w.setP2P(true) })
+		return nil
+	})
+	method("disableP2P", func([]js.Value) any {
+		w.enqueue(func() { w.setP2P(false) })
+		return nil
+	})
+	method("restartP2P", func([]js.Value) any {
+		w.enqueue(func() {
+			w.setP2P(false)
+			w.setP2P(true)
+		})
+		return nil
+	})
+	method("destroy", func([]js.Value) any {
+		w.destroy()
+		return nil
+	})
+	method("peerId", func([]js.Value) any { return w.e.PeerID() })
+	method("stats", func([]js.Value) any { return statsObject(w.e.Stats()) })
+	return o
+}
+
+// enqueue runs fn on the control goroutine, after the functions queued
+// before it: enable, disable, restart and destroy block on the network and
+// must not run in a JS callback, nor overtake each other.
+func (w *wasmEngine) enqueue(fn func()) {
+	w.ctlMu.Lock()
+	if w.ctlDone {
+		w.ctlMu.Unlock()
+		return
+	}
+	w.ctlQ = append(w.ctlQ, fn)
+	w.ctlMu.Unlock()
+	select {
+	case w.ctlWake <- struct{}{}:
+	default:
+	}
+}
+
+// control runs the queued control functions until destroy's has run.
+func (w *wasmEngine) control() {
+	for range w.ctlWake {
+		for {
+			w.ctlMu.Lock()
+			if w.ctlDone {
+				w.ctlQ = nil
+				w.ctlMu.Unlock()
+				return
+			}
+			if len(w.ctlQ) == 0 {
+				w.ctlMu.Unlock()
+				break
+			}
+			fn := w.ctlQ[0]
+			w.ctlQ[0] = nil
+			w.ctlQ = w.ctlQ[1:]
+			w.ctlMu.Unlock()
+			fn()
+		}
+	}
+}
+
+func (w *wasmEngine) setP2P(on bool) {
+	if err := w.e.SetP2PEnabled(on); err != nil && !errors.Is(err, engine.ErrClosed) {
+		w.log.Warn("p2p switch failed", "on", on, "err", err)
+	}
+}
+
+func (w *wasmEngine) isDestroyed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.destroyed
+}
+
+// destroy stops the watcher and every request at once, then closes the
+// engine (peers, tracker sockets) and deletes the cache in the background.
+// The page is told that no peer and no tracker is left.
+func (w *wasmEngine) destroy() {
+	w.mu.Lock()
+	if w.destroyed {
+		w.mu.Unlock()
+		return
+	}
+	w.destroyed = true
+	w.res = nil
+	w.resOrder = nil
+	w.mu.Unlock()
+	w.watch.stop()
+	w.cancel()
+	w.enqueue(func() {
+		_ = w.e.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		if err := w.store.Close(ctx); err != nil {
+			w.log.Warn("closing the piece store", "err", err)
+		}
+		cancel()
+		w.mu.Lock()
+		peers, up := w.peersSeen, w.upSeen
+		w.peersSeen, w.upSeen = false, false
+		w.mu.Unlock()
+		// engine.Close emits the final stats but neither of these.
+		if peers {
+			w.emit("peers", []any{})
+		}
+		if up {
+			w.emit("serverConnected", false)
+		}
+		w.ctlMu.Lock()
+		w.ctlDone = true
+		w.ctlMu.Unlock()
+	})
+}
+
+// swarm returns the swarm a media URL belongs to: the configured channel id
+// (a string, or a function of the URL) as a custom channel, or the URL's
+// default channel.
+func (w *wasmEngine) swarm(url string) (*engine.Swarm, error) {
+	switch {
+	case w.chID != "":
+		return w.e.Join(w.chID, true)
+	case w.chFn.Type() == js.TypeFunction:
+		var id js.Value
+		if err := jsutil.Try(func() { id = w.chFn.Invoke(url) }); err != nil {
+			return nil, fmt.Errorf("p2pmedia: channelId(%q) threw: %w", url, err)
+		}
+		if id.Type() != js.TypeString || id.String() == "" {
+			return nil, fmt.Errorf("p2pmedia: channelId(%q) did not return a non-empty string", url)
+		}
+		return w.e.Join(id.String(), true)
+	default:
+		return w.e.JoinURL(url)
+	}
+}
+
+// resource returns the resource of a media URL, opening it (learning its
+// size and validators) on first use. Concurrent callers share one opening.
+func (w *wasmEngine) resource(ctx context.Context, url string) (*engine.Resource, error) {
+	w.mu.Lock()
+	if w.destroyed {
+		w.mu.Unlock()
+		return nil, errDestroyed
+	}
+	c, ok := w.res[url]
+	if !ok {
+		c = &openCall{done: make(chan struct{})}
+		w.res[url] = c
+		w.resOrder = append(w.resOrder, url)
+		if len(w.resOrder) > maxResources {
+			old := w.resOrder[0]
+			w.resOrder = w.resOrder[1:]
+			delete(w.res, old)
+		}
+		go w.open(c, url)
+	}
+	w.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.r, c.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// open opens the resource of c, on the engine's context rather than the
+// first requester's, which may be cancelled while others wait.
+func (w *wasmEngine) open(c *openCall, url string) {
+	defer close(c.done)
+	ctx, cancel := context.WithTimeout(w.ctx, openTimeout)
+	defer cancel()
+	s, err := w.swarm(url)
+	if err == nil {
+		c.r, err = s.Resource(ctx, "", url)
+	}
+	if err != nil {
+		c.err = err
+		w.forget(url, c)
+	}
+}
+
+// forget drops the resource of url, so that the next request opens it anew
+// (after a failure, or when the origin changed it).
+func (w *wasmEngine) forget(url string, c *openCall) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c == nil || w.res[url] == c {
+		delete(w.res, url)
+		for i, u := range w.resOrder {
+			if u == url {
+				w.resOrder = append(w.resOrder[:i], w.resOrder[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// lookup returns the resource of url if it is open, without waiting.
+func (w *wasmEngine) lookup(url string) *engine.Resource {
+	w.mu.Lock()
+	c := w.res[url]
+	w.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.done:
+		return c.r
+	default:
+		return nil
+	}
+}
+
+// onEvent passes an engine event to the page. It runs on the engine's
+// event goroutine.
+func (w *wasmEngine) onEvent(ev engine.Event) {
+	switch ev.Kind {
+	case engine.EventPeerID:
+		w.emit("peerId", ev.PeerID)
+	case engine.EventPeers:
+		list := make([]any, len(ev.Peers))
+		for i, p := range ev.Peers {
+			list[i] = map[string]any{
+				"id":         p.ID,
+				"swarm":      p.Swarm,
+				"downloaded": kb(p.Downloaded),
+				"uploaded":   kb(p.Uploaded),
+			}
+		}
+		w.mu.Lock()
+		w.peersSeen = len(list) > 0
+		w.mu.Unlock()
+		w.emit("peers", list)
+	case engine.EventStats:
+		w.emit("stats", statsObject(ev.Stats))
+	case engine.EventServerConnected:
+		w.mu.Lock()
+		w.upSeen = ev.Connected
+		w.mu.Unlock()
+		w.emit("serverConnected", ev.Connected)
+	case engine.EventException:
+		w.emit("exception", map[string]any{"code": ev.Exception.Code, "message": ev.Exception.Message, "stack": ""})
+	}
+}
+
+// emit calls the page's emit(name, payload); an exception it throws is
+// logged, never propagated into the engine.
+func (w *wasmEngine) emit(name string, payload any) {
+	if w.emitFn.Type() != js.TypeFunction {
+		return
+	}
+	if err := jsutil.Try(func() { w.emitFn.Invoke(name, payload) }); err != nil {
+		w.log.Warn("event listener threw", "event", name, "err", err)
+	}
+}
+
+// kb converts bytes to KB (KiB), the unit of the public stats.
+func kb(n int64) float64 { return float64(n) / 1024 }
+
+func statsObject(s engine.Stats) map[string]any {
+	return map[string]any{
+		"totalHTTPDownloaded": kb(s.HTTPDownloaded),
+		"totalP2PDownloaded":  kb(s.P2PDownloaded),
+		"totalP2PUploaded":    kb(s.P2PUploaded),
+		"p2pDownloadSpeed":    s.P2PDownloadRate / 1024,
+	}
+}

@@ -1,0 +1,195 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+)
+
+// pieceTimeout bounds one piece request. The service worker gives up long
+// before (docs/browser-runtime.md: 8 s) and may not say so.
+const pieceTimeout = 30 * time.Second
+
+// errCancelled is the cause of a request the service worker cancelled: it
+// gets no reply.
+var errCancelled = errors.New("p2pmedia: request cancelled")
+
+// portServer answers the service worker's requests on one MessagePort
+// (docs/browser-runtime.md, "Port protocol"). Each request runs in its own
+// goroutine; the message callback only reads the request and starts it.
+type portServer struct {
+	w    *wasmEngine
+	port js.Value
+	fn   js.Func
+
+	mu   sync.Mutex
+	reqs map[float64]*request
+}
+
+// request is one request under way.
+type request struct {
+	id     float64
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stop   context.CancelFunc // releases the timeout
+}
+
+// servePort starts answering requests on port. The handler stays set after
+// destroy, answering every request with ok:false so that the service worker
+// falls back to the origin at once.
+func (w *wasmEngine) servePort(port js.Value) {
+	ps := &portServer{w: w, port: port, reqs: make(map[float64]*request)}
+	ps.fn = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) > 0 {
+			ps.dispatch(jsutil.Get(args[0], "data"))
+		}
+		return nil
+	})
+	if err := jsutil.Try(func() { port.Set("onmessage", ps.fn) }); err != nil {
+		w.log.Warn("servePort: cannot listen on the port", "err", err)
+		ps.fn.Release()
+	}
+}
+
+// dispatch reads one request and starts it. It runs in the message
+// callback and never blocks.
+func (ps *portServer) dispatch(msg js.Value) {
+	op := jsutil.String(msg, "op", "")
+	id := jsutil.Number(msg, "id", -1)
+	if op == "cancel" {
+		ps.cancel(id)
+		return
+	}
+	url := jsutil.String(msg, "url", "")
+	switch op {
+	case "open":
+		go ps.open(ps.begin(id, openTimeout), url)
+	case "piece":
+		index := jsutil.Number(msg, "index", -1)
+		go ps.piece(ps.begin(id, pieceTimeout), url, index)
+	default:
+		ps.post(map[string]any{"id": id, "ok": false, "error": "p2pmedia: unknown op " + op}, js.Undefined())
+	}
+}
+
+// begin registers request id, so that a cancel arriving next finds it.
+func (ps *portServer) begin(id float64, timeout time.Duration) *request {
+	ctx, cancel := context.WithCancelCause(ps.w.ctx)
+	ctx, stop := context.WithTimeout(ctx, timeout)
+	rq := &request{id: id, ctx: ctx, cancel: cancel, stop: stop}
+	ps.mu.Lock()
+	if old := ps.reqs[id]; old != nil {
+		old.cancel(errCancelled) // a reused id replaces its request
+	}
+	ps.reqs[id] = rq
+	ps.mu.Unlock()
+	return rq
+}
+
+// end unregisters rq and releases its context.
+func (ps *portServer) end(rq *request) {
+	ps.mu.Lock()
+	if ps.reqs[rq.id] == rq {
+		delete(ps.reqs, rq.id)
+	}
+	ps.mu.Unlock()
+	rq.stop()
+	rq.cancel(context.Canceled)
+}
+
+func (ps *portServer) cancel(id float64) {
+	ps.mu.Lock()
+	rq := ps.reqs[id]
+	ps.mu.Unlock()
+	if rq != nil {
+		rq.cancel(errCancelled)
+	}
+}
+
+func (ps *portServer) open(rq *request, url string) {
+	ps.w.watch.wanted.Store(true) // a player is at work: look for its element
+	r, err := ps.w.resource(rq.ctx, url)
+	if err != nil {
+		ps.finish(rq, err)
+		return
+	}
+	info := r.Info()
+	ps.reply(rq, map[string]any{
+		"ok":           true,
+		"size":         info.Size,
+		"etag":         info.ETag,
+		"lastModified": info.LastModified,
+		"pieceLength":  r.PieceLength(),
+	}, js.Undefined())
+}
+
+func (ps *portServer) piece(rq *request, url string, index float64) {
+	w := ps.w
+	r, err := w.resource(rq.ctx, url)
+	if err != nil {
+		ps.finish(rq, err)
+		return
+	}
+	i := int(index)
+	start, _, ok := r.PieceRange(i)
+	if !ok || float64(i) != index {
+		ps.finish(rq, fmt.Errorf("p2pmedia: piece %v out of range [0, %d)", index, r.PieceCount()))
+		return
+	}
+	deadline := w.watch.deadline(url, r.Info().Size, start, time.Now())
+	data, err := r.ReadPiece(rq.ctx, i, deadline)
+	if err != nil {
+		if errors.Is(err, engine.ErrChanged) {
+			w.forget(url, nil)
+		}
+		ps.finish(rq, err)
+		return
+	}
+	buf := js.Global().Get("ArrayBuffer").New(len(data))
+	js.CopyBytesToJS(js.Global().Get("Uint8Array").New(buf), data)
+	ps.reply(rq, map[string]any{"ok": true, "data": buf}, buf)
+}
+
+// finish answers a failed request, unless the service worker cancelled it.
+func (ps *portServer) finish(rq *request, err error) {
+	switch cause := context.Cause(rq.ctx); {
+	case ps.w.isDestroyed():
+		err = errDestroyed
+	case rq.ctx.Err() != nil && cause != nil:
+		err = cause
+	}
+	ps.reply(rq, map[string]any{"ok": false, "error": err.Error()}, js.Undefined())
+}
+
+// reply answers rq with msg, transferring buf if it is set, unless the
+// request was cancelled.
+func (ps *portServer) reply(rq *request, msg map[string]any, buf js.Value) {
+	cancelled := errors.Is(context.Cause(rq.ctx), errCancelled)
+	ps.end(rq)
+	if cancelled {
+		return
+	}
+	msg["id"] = rq.id
+	ps.post(msg, buf)
+}
+
+func (ps *portServer) post(msg map[string]any, buf js.Value) {
+	err := jsutil.Try(func() {
+		if buf.IsUndefined() {
+			ps.port.Call("postMessage", msg)
+		} else {
+			ps.port.Call("postMessage", msg, []any{buf})
+		}
+	})
+	if err != nil {
+		ps.w.log.Warn("posting a reply to the service worker", "err", err)
+	}
+}
