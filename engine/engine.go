@@ -358,7 +358,12 @@ func (e *Engine) Close() error {
 	e.wg.Wait()
 	e.ev.emit(Event{Kind: EventStats, Stats: e.Stats()})
 	e.ev.emit(Event{Kind: EventPeers, Peers: []PeerInfo{}})
-	e.setServerUp(false)
+	e.mu.Lock()
+	wasUp := e.lastUp == 1
+	e.mu.Unlock()
+	if wasUp {
+		e.setServerUp(false)
+	}
 	e.ev.close()
 	return nil
 }
