@@ -327,6 +327,10 @@ func (e *Engine) statsLoop() {
 		if st != last {
 			last = st
 			e.ev.emit(Event{Kind: EventStats, Stats: st})
+			// Per-peer byte counts moved too.
+			if peers := e.Peers(); len(peers) > 0 {
+				e.ev.emit(Event{Kind: EventPeers, Peers: peers})
+			}
 		}
 	}
 }

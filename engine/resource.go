@@ -29,6 +29,7 @@ type Resource struct {
 	pieces   map[int]*piece
 	playhead int64
 	rate     float64 // bytes per second of playback; 0: no playhead
+	live     bool
 	headAt   time.Time
 	gone     bool
 }
@@ -43,6 +44,7 @@ type piece struct {
 	waiters    int
 	deadline   time.Time // zero: no deadline (prefetch only)
 	prefetch   bool
+	origin     bool // elected live fetch: over HTTP now, even with no reader
 	done       chan struct{}
 	finished   bool // done is closed; data and err are set
 	data       []byte
@@ -172,6 +174,17 @@ func (r *Resource) SetPlayhead(offset int64, bytesPerSecond float64) {
 	r.playhead, r.rate, r.headAt = offset, max(bytesPerSecond, 0), time.Now()
 	s.mu.Unlock()
 	s.kick()
+}
+
+// SetLive marks the resource as a live segment: every peer learns it at about
+// the same time, so only the few peers elected for it fetch it from the
+// origin, at once, and the others wait for them (falling back to HTTP when
+// waiting longer would miss their deadline).
+func (r *Resource) SetLive(live bool) {
+	r.s.mu.Lock()
+	r.live = live
+	r.s.mu.Unlock()
+	r.s.kick()
 }
 
 // ReadPiece returns piece i, waiting until it is available. deadline is when

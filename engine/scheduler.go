@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"sort"
@@ -67,7 +68,7 @@ func (s *Swarm) scheduleLocked(now time.Time) {
 		}
 		s.prefetchLocked(r, now)
 		for i, pc := range r.pieces {
-			if pc.waiters == 0 && !pc.prefetch && pc.src == srcNone && pc.got == 0 {
+			if pc.waiters == 0 && !pc.prefetch && !pc.origin && pc.src == srcNone && pc.got == 0 {
 				delete(r.pieces, i) // abandoned by its readers
 				continue
 			}
@@ -99,9 +100,23 @@ func (s *Swarm) scheduleLocked(now time.Time) {
 // that fell behind or out of the window.
 func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
 	cfg := &s.e.cfg
+	if r.live && r.have.Count() < r.n && s.electedLocked(r) {
+		// Elected for this live segment: fetch it from the origin now, for
+		// the swarm, before anyone asks.
+		for i := range r.n {
+			if r.have.Has(i) {
+				continue
+			}
+			if _, ok := r.pieces[i]; !ok {
+				start, end, _ := identity.PieceRange(i, r.info.Size, s.id.PieceLength)
+				pc := r.wantLocked(i, start, end)
+				pc.prefetch, pc.origin, pc.deadline = true, true, now
+			}
+		}
+	}
 	if r.rate <= 0 {
 		for i, pc := range r.pieces {
-			if pc.prefetch && pc.waiters == 0 && pc.src == srcNone {
+			if pc.prefetch && !pc.origin && pc.waiters == 0 && pc.src == srcNone {
 				delete(r.pieces, i)
 			}
 		}
@@ -111,7 +126,7 @@ func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
 	l := s.id.PieceLength
 	first := int(min(max(pos, 0), r.info.Size) / l)
 	for i, pc := range r.pieces {
-		if pc.prefetch && pc.waiters == 0 && pc.src == srcNone && i < first {
+		if pc.prefetch && !pc.origin && pc.waiters == 0 && pc.src == srcNone && i < first {
 			delete(r.pieces, i)
 		}
 	}
@@ -180,10 +195,11 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 		return
 	}
 	timeLeft := pc.deadline.Sub(now)
-	urgent := !pc.deadline.IsZero() && timeLeft <= s.e.cfg.HTTPWindow && (pc.waiters > 0 || s.inMinBufferLocked(pc, now))
-	if urgent && s.discoveringLocked(now) {
-		// Peers may connect any moment: wait for them while HTTP can still
-		// make the deadline comfortably.
+	urgent := pc.origin || !pc.deadline.IsZero() && timeLeft <= s.e.cfg.HTTPWindow && (pc.waiters > 0 || s.inMinBufferLocked(pc, now))
+	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedLocked(pc.r)) {
+		// Peers may connect any moment, or the peer elected for this live
+		// segment will have it soon: wait for them while HTTP can still make
+		// the deadline comfortably.
 		urgent = timeLeft <= s.http.time(pc.size()-pc.got)+switchMargin+discoveryReserve
 	}
 	forceHTTP := s.inMinBufferLocked(pc, now)
@@ -200,6 +216,32 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 	if urgent && s.httpActive < s.e.cfg.MaxHTTPDownloads {
 		s.startHTTPLocked(pc, now)
 	}
+}
+
+// liveFetchers is how many peers of a swarm fetch each live segment over
+// HTTP; the others take it from them.
+const liveFetchers = 1
+
+// electedLocked reports whether this peer is one of those that fetch the live
+// resource r over HTTP. Every peer ranks itself and the peers it knows by a
+// hash of peer id and resource name, so that peers with the same view elect
+// the same fetchers, and the load spreads over the swarm segment by segment.
+func (s *Swarm) electedLocked(r *Resource) bool {
+	mine := electionRank(s.e.peerID, r.name)
+	better := 0
+	for id := range s.peers {
+		if electionRank(id, r.name) < mine {
+			better++
+		}
+	}
+	return better < liveFetchers
+}
+
+func electionRank(id [20]byte, name string) uint64 {
+	h := fnv.New64a()
+	h.Write(id[:])
+	h.Write([]byte(name))
+	return h.Sum64()
 }
 
 // discoveringLocked reports whether the swarm is still looking for its first

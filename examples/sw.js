@@ -1,0 +1,1 @@
+self.importScripts('/dist/p2p-sw.js');
