@@ -8,6 +8,8 @@
 // Commands:
 //
 //	tracker   run a WebTorrent tracker (WebSocket on /, JSON counters on /stats)
+//	demo      serve the demo pages, the built engine, sample media and a tracker;
+//	          with --viewers N, also drive N headless Chromium viewers
 //
 // Run "p2pmedia <command> -h" for a command's flags.
 package main
@@ -37,7 +39,6 @@ func commands() []command {
 	return []command{
 		{name: "tracker", summary: "run a WebTorrent tracker (WebSocket on /, JSON counters on /stats)", run: runTracker},
 		{name: "demo", summary: "serve the demo pages, the engine, sample media and a tracker on 127.0.0.1", run: runDemo},
-		// Further subcommands ("demo", ...) go here.
 	}
 }
 
