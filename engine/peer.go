@@ -269,6 +269,9 @@ func (p *peer) handle(m wire.Message) error {
 	case *wire.Drop:
 		if rr, ok := p.remote[m.Resource]; ok {
 			rr.bits.Clear(int(m.Piece))
+			if rr.bits.Count() == 0 {
+				delete(p.remote, m.Resource) // it holds nothing of it any more
+			}
 		}
 	case *wire.Request:
 		p.onRequestLocked(m)

@@ -30,6 +30,7 @@ type Resource struct {
 	playhead int64
 	rate     float64 // bytes per second of playback; 0: no playhead
 	live     bool
+	lastUsed time.Time
 	headAt   time.Time
 	gone     bool
 }
@@ -133,12 +134,12 @@ func (s *Swarm) resourceWithInfo(name, url string, info identity.ResourceInfo) (
 	ref := wire.ResourceRef{Name: name, Version: info.Version()}
 	if r, ok := s.resources[name]; ok && !r.gone {
 		if r.ref == ref {
-			r.url = url
+			r.url, r.lastUsed = url, time.Now()
 			return r, nil
 		}
 		r.goneLocked(ErrChanged)
 	}
-	r := &Resource{s: s, name: name, url: url, info: info, ref: ref, n: n, have: wire.NewBits(n), pieces: map[int]*piece{}}
+	r := &Resource{s: s, name: name, url: url, info: info, ref: ref, n: n, have: wire.NewBits(n), pieces: map[int]*piece{}, lastUsed: time.Now()}
 	s.resources[name] = r
 	return r, nil
 }
@@ -172,6 +173,7 @@ func (r *Resource) SetPlayhead(offset int64, bytesPerSecond float64) {
 	s := r.s
 	s.mu.Lock()
 	r.playhead, r.rate, r.headAt = offset, max(bytesPerSecond, 0), time.Now()
+	r.lastUsed = r.headAt
 	s.mu.Unlock()
 	s.kick()
 }
@@ -204,6 +206,10 @@ func (r *Resource) ReadPiece(ctx context.Context, i int, deadline time.Time) ([]
 	if r.gone {
 		s.mu.Unlock()
 		return nil, ErrChanged
+	}
+	r.lastUsed = time.Now()
+	if _, ok := s.resources[r.name]; !ok {
+		s.resources[r.name] = r // collected while idle: in use again
 	}
 	if r.have.Has(i) {
 		s.mu.Unlock()

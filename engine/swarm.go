@@ -516,6 +516,7 @@ func (s *Swarm) run() {
 		now := time.Now()
 		s.mu.Lock()
 		s.expireLocked(now)
+		s.collectLocked(now)
 		s.announceDueLocked(now)
 		s.scheduleLocked(now)
 		s.mu.Unlock()
@@ -532,6 +533,21 @@ func (s *Swarm) expireLocked(now time.Time) {
 	for id, until := range s.banned {
 		if now.After(until) {
 			delete(s.banned, id)
+		}
+	}
+}
+
+// resourceIdle is how long a resource this peer holds nothing of stays known
+// after its last use.
+const resourceIdle = time.Minute
+
+// collectLocked forgets idle resources this peer holds no piece of (live
+// segments that left the window, files played long ago), so that the swarm's
+// memory stays bounded on long sessions.
+func (s *Swarm) collectLocked(now time.Time) {
+	for name, r := range s.resources {
+		if len(r.pieces) == 0 && r.rate == 0 && now.Sub(r.lastUsed) > resourceIdle && r.have.Count() == 0 {
+			delete(s.resources, name)
 		}
 	}
 }
