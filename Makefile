@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/p2pmedia/p2pmedia/internal/version.Version=$(VERS
 WASM    := GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="$(LDFLAGS)"
 FUZZTIME ?= 10s
 
-.PHONY: all deps build wasm js tracker demo test test-js test-go fuzz bench-native bench-browser clean
+.PHONY: all deps build wasm js package tracker demo test test-js test-go test-package fuzz bench-native bench-browser clean
 
 all: build
 
@@ -31,6 +31,10 @@ js:
 	cd js && npm ci --no-audit --no-fund --loglevel=error
 	node js/build.mjs --version $(VERSION) --out $(DIST)
 
+## package: the npm package build/p2pmedia-engine-$(VERSION).tgz (npm pack; its prepack builds js/dist)
+package: wasm js
+	cd js && npm pack --pack-destination ../build --loglevel=error
+
 bin/p2pmedia: FORCE
 	$(GO) build -trimpath -ldflags="$(LDFLAGS)" -o bin/p2pmedia ./cmd/p2pmedia
 FORCE:
@@ -44,10 +48,15 @@ demo: deps build
 	./bin/p2pmedia demo --dist $(DIST) --examples examples
 
 ## test: everything CI runs (installs what it needs first)
-test: deps build test-js test-go fuzz
+test: deps build test-js test-package test-go fuzz
 
 test-js:
 	cd js && npm test
+
+## test-package: the package installed into a fresh Vite project, loaded from a
+## second origin as from a CDN, and Video.js through the engine, in Chromium
+test-package: package
+	$(GO) test -count=1 -timeout 10m -run '^(TestPackageVite|TestPackageCDN|TestVideoJS)$$' ./tests/browser
 
 test-go:
 	$(GO) vet ./...
@@ -65,7 +74,7 @@ fuzz:
 ## bench-native: swarm scenarios and P2P throughput, natively (prints BENCH lines)
 bench-native: deps
 	mkdir -p build
-	$(GO) test -run '^$$' -bench 'Swarm|P2PThroughput' -benchtime 1x -timeout 30m ./tests/swarm | tee build/bench-native.txt | grep -E '^BENCH|^ok|FAIL'
+	$(GO) test -run '^$$' -bench 'Swarm|Live|P2PThroughput' -benchtime 1x -timeout 30m ./tests/swarm | tee build/bench-native.txt | grep -E '^BENCH|^ok|FAIL'
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/wire ./engine
 
 ## bench-browser: browser scenarios (prints BENCH lines)

@@ -117,3 +117,16 @@ func EngineThroughput(ctx context.Context, t testing.TB, size int64) (float64, e
 	}
 	return float64(size) / (1 << 20) / el.Seconds(), nil
 }
+
+// BenchmarkLive runs the live scenario of `make bench-native`: four viewers,
+// one elected origin fetch per segment.
+func BenchmarkLive(b *testing.B) {
+	sc := LiveScenario{Peers: 4, Segments: 15, SegmentSize: 1 << 20, SegmentDuration: time.Second, Latency: 4 * time.Second, ReloadJitter: 300 * time.Millisecond}
+	for range b.N {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		res := RunLive(ctx, b, sc)
+		cancel()
+		fmt.Println(res.Line(sc))
+		b.ReportMetric(res.FetchesPerSegment, "fetches/segment")
+	}
+}
