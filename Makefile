@@ -70,6 +70,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./engine/trackermsg
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRange$$' -fuzztime $(FUZZTIME) ./engine/byterange
 	$(GO) test -run '^$$' -fuzz '^FuzzParseContentRange$$' -fuzztime $(FUZZTIME) ./engine/byterange
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHLS$$' -fuzztime $(FUZZTIME) ./engine/manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDASH$$' -fuzztime $(FUZZTIME) ./engine/manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzRewrite$$' -fuzztime $(FUZZTIME) ./engine/manifest
 
 ## bench-native: swarm scenarios and P2P throughput, natively (prints BENCH lines)
 bench-native: deps
