@@ -22,8 +22,8 @@ var fixedNow = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 // testProxy maps a URL to the proxied form of docs/browser-runtime.md.
 func testProxy(abs string) string {
 	u, err := url.Parse(abs)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return ""
+	if err != nil || u.Host == "" || u.Host == "." || u.Host == ".." || (u.Scheme != "http" && u.Scheme != "https") {
+		return "" // a dot host would read as a dot segment of the proxied path
 	}
 	p := u.EscapedPath()
 	if p == "" {
