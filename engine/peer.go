@@ -63,7 +63,7 @@ type peer struct {
 }
 
 type remoteResource struct {
-	size int64
+	info identity.ResourceInfo
 	bits wire.Bits
 }
 
@@ -256,12 +256,13 @@ func (p *peer) handle(m wire.Message) error {
 		if _, ok := p.remote[m.Resource]; !ok && len(p.remote) >= maxRemoteResources {
 			return fmt.Errorf("%w: more than %d resources", errProtocol, maxRemoteResources)
 		}
-		p.remote[m.Resource] = &remoteResource{size: m.Size, bits: wire.Bits(m.Bits)}
+		p.remote[m.Resource] = &remoteResource{info: info, bits: wire.Bits(m.Bits)}
 		s.heardHoldings = true
+		s.heardLocked()
 		s.kick()
 	case *wire.Have:
 		rr, ok := p.remote[m.Resource]
-		if !ok || int(m.Piece) >= len(rr.bits)*8 || int64(m.Piece) >= int64(identity.PieceCount(rr.size, s.id.PieceLength)) {
+		if !ok || int(m.Piece) >= len(rr.bits)*8 || int64(m.Piece) >= int64(identity.PieceCount(rr.info.Size, s.id.PieceLength)) {
 			return fmt.Errorf("%w: have for an unannounced resource or piece", errProtocol)
 		}
 		rr.bits.Set(int(m.Piece))

@@ -30,6 +30,7 @@ type Resource struct {
 	playhead int64
 	rate     float64 // bytes per second of playback; 0: no playhead
 	live     bool
+	fromPeer bool // info came from a peer's announcement, not the origin
 	lastUsed time.Time
 	headAt   time.Time
 	gone     bool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"sort"
@@ -100,7 +99,7 @@ func (s *Swarm) scheduleLocked(now time.Time) {
 // that fell behind or out of the window.
 func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
 	cfg := &s.e.cfg
-	if r.live && r.have.Count() < r.n && s.electedLocked(r) {
+	if r.live && r.have.Count() < r.n && s.electedLocked(r.name) {
 		// Elected for this live segment: fetch it from the origin now, for
 		// the swarm, before anyone asks.
 		for i := range r.n {
@@ -196,11 +195,16 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 	}
 	timeLeft := pc.deadline.Sub(now)
 	urgent := pc.origin || !pc.deadline.IsZero() && timeLeft <= s.e.cfg.HTTPWindow && (pc.waiters > 0 || s.inMinBufferLocked(pc, now))
-	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedLocked(pc.r)) {
+	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedLocked(pc.r.name)) {
 		// Peers may connect any moment, or the peer elected for this live
 		// segment will have it soon: wait for them while HTTP can still make
 		// the deadline comfortably.
 		urgent = timeLeft <= s.http.time(pc.size()-pc.got)+switchMargin+discoveryReserve
+	}
+	if !urgent && pc.waiters > 0 && !pc.deadline.IsZero() && !pc.r.live && !s.discoveringLocked(now) && !s.heldLocked(pc) {
+		// A reader waits for a piece no peer holds: waiting for one to get
+		// it would only hold playback back.
+		urgent = true
 	}
 	forceHTTP := s.inMinBufferLocked(pc, now)
 	if s.p2p && !forceHTTP && s.p2pActive < s.e.cfg.MaxP2PDownloads {
@@ -218,36 +222,20 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 	}
 }
 
-// liveFetchers is how many peers of a swarm fetch each live segment over
-// HTTP; the others take it from them.
-const liveFetchers = 1
-
-// electedLocked reports whether this peer is one of those that fetch the live
-// resource r over HTTP. Every peer ranks itself and the peers it knows by a
-// hash of peer id and resource name, so that peers with the same view elect
-// the same fetchers, and the load spreads over the swarm segment by segment.
-func (s *Swarm) electedLocked(r *Resource) bool {
-	mine := electionRank(s.e.peerID, r.name)
-	better := 0
-	for id := range s.peers {
-		if electionRank(id, r.name) < mine {
-			better++
-		}
-	}
-	return better < liveFetchers
-}
-
-func electionRank(id [20]byte, name string) uint64 {
-	h := fnv.New64a()
-	h.Write(id[:])
-	h.Write([]byte(name))
-	return h.Sum64()
-}
-
 // discoveringLocked reports whether the swarm is still looking for its first
 // peers: it joined recently and no peer has told it what it holds yet.
 func (s *Swarm) discoveringLocked(now time.Time) bool {
 	return s.p2p && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
+}
+
+// heldLocked reports whether a connected peer that has not failed pc holds it.
+func (s *Swarm) heldLocked(pc *piece) bool {
+	for _, p := range s.peers {
+		if !pc.excluded[p] && p.holds(pc.r.ref, pc.index) {
+			return true
+		}
+	}
+	return false
 }
 
 // bestPeerLocked picks the peer to ask for pc: one that holds it, has a free
@@ -323,13 +311,22 @@ func (s *Swarm) stopLocked(pc *piece) {
 }
 
 func (s *Swarm) startHTTPLocked(pc *piece, now time.Time) {
-	if debugSched {
-		println("HTTP", s.e.peerID.String()[16:24], pc.index, pc.got, pc.waiters, pc.deadline.Sub(now).Milliseconds(), len(s.peers), s.p2pActive)
-	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.runHTTPLocked(pc, now, ctx, cancel, nil)
+}
+
+// openedBody is an origin response already open for a piece.
+type openedBody struct {
+	info identity.ResourceInfo
+	body io.ReadCloser
+}
+
+// runHTTPLocked downloads pc from the origin on ctx, which cancel ends, from
+// the response opened when not nil, else with a request of its own.
+func (s *Swarm) runHTTPLocked(pc *piece, now time.Time, ctx context.Context, cancel context.CancelFunc, opened *openedBody) {
 	if pc.buf == nil {
 		pc.buf = make([]byte, pc.size())
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
 	pc.src, pc.httpCancel, pc.started = srcHTTP, cancel, now
 	s.httpActive++
 	from := pc.got
@@ -338,7 +335,7 @@ func (s *Swarm) startHTTPLocked(pc *piece, now time.Time) {
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		err := s.fetchHTTP(ctx, pc, buf, from)
+		err := s.fetchHTTP(ctx, pc, buf, from, opened)
 		s.mu.Lock()
 		s.httpActive--
 		if err == nil {
@@ -352,6 +349,9 @@ func (s *Swarm) startHTTPLocked(pc *piece, now time.Time) {
 			return
 		}
 		if errors.Is(err, ErrChanged) {
+			if pc.r.fromPeer {
+				s.untrustLocked(pc.r.name)
+			}
 			pc.r.goneLocked(err)
 			s.mu.Unlock()
 			s.e.exception(CodeHTTP, err)
@@ -370,12 +370,17 @@ func (s *Swarm) startHTTPLocked(pc *piece, now time.Time) {
 	}()
 }
 
-// fetchHTTP fills buf[from:] from the origin, publishing progress in pc.got.
-func (s *Swarm) fetchHTTP(ctx context.Context, pc *piece, buf []byte, from int) error {
+// fetchHTTP fills buf[from:] from the origin, publishing progress in pc.got,
+// reading the response opened when not nil.
+func (s *Swarm) fetchHTTP(ctx context.Context, pc *piece, buf []byte, from int, opened *openedBody) error {
 	r := pc.r
 	t0 := time.Now()
-	info, body, err := s.e.cfg.Fetcher.Fetch(ctx, r.url, pc.start+int64(from), pc.end)
-	if err != nil {
+	var info identity.ResourceInfo
+	var body io.ReadCloser
+	var err error
+	if opened != nil {
+		info, body = opened.info, opened.body
+	} else if info, body, err = s.e.cfg.Fetcher.Fetch(ctx, r.url, pc.start+int64(from), pc.end); err != nil {
 		return fmt.Errorf("engine: fetch %s piece %d: %w", r.url, pc.index, err)
 	}
 	defer body.Close()
@@ -469,5 +474,3 @@ func (s *Swarm) onEvict(k identity.PieceKey) {
 	r.have.Clear(k.Index)
 	s.broadcastDropLocked(r, k.Index)
 }
-
-var debugSched = false

@@ -50,17 +50,22 @@ type Swarm struct {
 	p2pSince  time.Time
 	// heardHoldings: a peer announced what it holds since P2P started.
 	heardHoldings bool
-	peers         map[trackermsg.ID]*peer
-	connecting    map[trackermsg.ID]bool
-	offers        map[trackermsg.ID]*pendingOffer
-	banned        map[trackermsg.ID]time.Time
-	started       map[*tracker]bool
-	nextAnn       map[*tracker]time.Time
-	interval      time.Duration
-	resources     map[string]*Resource
-	http          transferEstimate
-	httpActive    int
-	p2pActive     int
+	// heard is closed and replaced whenever a peer announces a resource.
+	heard chan struct{}
+	// untrusted names the live resources whose info from peers proved
+	// wrong at the origin: they are opened with a request of their own.
+	untrusted  map[string]bool
+	peers      map[trackermsg.ID]*peer
+	connecting map[trackermsg.ID]bool
+	offers     map[trackermsg.ID]*pendingOffer
+	banned     map[trackermsg.ID]time.Time
+	started    map[*tracker]bool
+	nextAnn    map[*tracker]time.Time
+	interval   time.Duration
+	resources  map[string]*Resource
+	http       transferEstimate
+	httpActive int
+	p2pActive  int
 }
 
 type pendingOffer struct {
@@ -80,6 +85,8 @@ func newSwarm(e *Engine, id identity.Swarm) *Swarm {
 		nextAnn:    map[*tracker]time.Time{},
 		interval:   2 * time.Minute,
 		resources:  map[string]*Resource{},
+		heard:      make(chan struct{}),
+		untrusted:  map[string]bool{},
 		http:       transferEstimate{latency: 300 * time.Millisecond, rate: 2 << 20},
 	}
 	s.ctx, s.cancel = context.WithCancel(e.ctx)
@@ -208,11 +215,7 @@ func (s *Swarm) announce(ctx context.Context, t *tracker, event string, n int) {
 	if c == nil {
 		return
 	}
-	t0 := time.Now()
 	offers := s.makeOffers(ctx, n)
-	if debugSched {
-		println("ANNOUNCE", s.e.peerID.String()[16:24], len(offers), time.Since(t0).Milliseconds())
-	}
 	st := s.e.Stats()
 	a := trackerclient.Announce{
 		InfoHash:   trackermsg.ID(s.id.InfoHash),
@@ -411,9 +414,6 @@ func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offere
 		return
 	}
 	p.offerer = offerer
-	if debugSched {
-		println("PEER", s.e.peerID.String()[16:24], remote.String()[16:24], time.Now().UnixMilli()%100000)
-	}
 	s.mu.Lock()
 	delete(s.connecting, remote)
 	if !s.p2p || s.closed {
@@ -445,9 +445,6 @@ func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offere
 
 // dropPeer closes a peer and forgets it; cause is logged.
 func (s *Swarm) dropPeer(p *peer, cause error, fault bool) {
-	if debugSched {
-		println("DROP", s.e.peerID.String()[16:24], p.id.String()[16:24], cause.Error(), fault)
-	}
 	s.mu.Lock()
 	cur, ok := s.peers[p.id]
 	if ok && cur == p {

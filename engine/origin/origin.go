@@ -107,13 +107,14 @@ func (c *Client) statGet(ctx context.Context, rawURL string) (identity.ResourceI
 //
 // It asks with a ranged GET. A 206 response must carry exactly the asked
 // range in its Content-Range and the resource's size; a 200 response (the
-// origin ignored the range) must carry a Content-Length covering end, and
-// Fetch skips its first start bytes. Any other status is returned as a
-// *StatusError.
+// origin ignored the range) must carry a Content-Length, and Fetch skips its
+// first start bytes. Any other status is returned as a *StatusError.
 //
-// The body yields exactly end-start bytes: it fails with io.ErrUnexpectedEOF
-// when the origin sends fewer, and stops at end when it sends more. The
-// caller must close it.
+// end may pass the end of the resource (a caller that does not know the size
+// yet asks for its first bytes): the range then stops at the resource's end,
+// which must lie past start. The body yields exactly that many bytes: it fails
+// with io.ErrUnexpectedEOF when the origin sends fewer, and stops at the
+// range's end when it sends more. The caller must close it.
 func (c *Client) Fetch(ctx context.Context, rawURL string, start, end int64) (identity.ResourceInfo, io.ReadCloser, error) {
 	if start < 0 || end <= start {
 		return identity.ResourceInfo{}, nil, fmt.Errorf("origin: fetch %s: invalid range [%d, %d)", rawURL, start, end)
@@ -131,10 +132,10 @@ func (c *Client) Fetch(ctx context.Context, rawURL string, start, end int64) (id
 		switch {
 		case err != nil:
 			err = fmt.Errorf("Content-Range %q: %w", cr, err)
-		case got != want:
-			err = fmt.Errorf("asked bytes [%d, %d), got Content-Range %q", start, end, cr)
 		case size < 0:
 			err = fmt.Errorf("Content-Range %q: unknown size", cr)
+		case got != want && (got.Start != start || got.End != size || size >= end):
+			err = fmt.Errorf("asked bytes [%d, %d), got Content-Range %q", start, end, cr)
 		}
 		if err != nil {
 			resp.Body.Close()
@@ -142,7 +143,7 @@ func (c *Client) Fetch(ctx context.Context, rawURL string, start, end int64) (id
 		}
 		info = infoOf(resp, size)
 	case http.StatusOK:
-		if resp.ContentLength < end {
+		if resp.ContentLength <= start {
 			resp.Body.Close()
 			if resp.ContentLength < 0 {
 				return identity.ResourceInfo{}, nil, fmt.Errorf("origin: fetch %s: origin ignored the range and gives no Content-Length", rawURL)
@@ -161,7 +162,7 @@ func (c *Client) Fetch(ctx context.Context, rawURL string, start, end int64) (id
 		resp.Body.Close()
 		return identity.ResourceInfo{}, nil, &StatusError{URL: rawURL, Code: resp.StatusCode}
 	}
-	return info, &body{rc: resp.Body, left: end - start, url: rawURL}, nil
+	return info, &body{rc: resp.Body, left: min(end, info.Size) - start, url: rawURL}, nil
 }
 
 // do sends one request with the client's headers and, if rangeHeader is not

@@ -277,8 +277,9 @@ func TestFetch(t *testing.T) {
 		{name: "lying Content-Range", path: "/lie", start: 10, end: 20, fetchErr: true},
 		{name: "unknown size", path: "/lie-size", start: 10, end: 20, fetchErr: true},
 		{name: "malformed Content-Range", path: "/garbage-range", start: 0, end: 2, fetchErr: true},
-		{name: "range past the end is clamped by the origin", path: "/file", start: size - 10, end: size + 10, fetchErr: true},
-		{name: "ignored range past the end", path: "/ignore", start: size - 10, end: size + 10, fetchErr: true},
+		{name: "range past the end stops at the end", path: "/file", start: size - 10, end: size + 10, want: full},
+		{name: "first bytes of a smaller resource", path: "/file", start: 0, end: 4 * size, want: full},
+		{name: "ignored range past the end", path: "/ignore", start: size - 10, end: size + 10, want: full},
 		{name: "ignored range without length", path: "/ignore-chunked", start: 0, end: 10, fetchErr: true},
 		{name: "not found", path: "/missing", start: 0, end: 10, status: http.StatusNotFound},
 		{name: "unsatisfiable", path: "/file", start: size, end: size + 10, status: http.StatusRequestedRangeNotSatisfiable},
@@ -314,8 +315,8 @@ func TestFetch(t *testing.T) {
 				if readErr != nil {
 					t.Errorf("read error = %v", readErr)
 				}
-				if !bytes.Equal(data, content[tt.start:tt.end]) {
-					t.Errorf("read %d bytes, want bytes [%d, %d)", len(data), tt.start, tt.end)
+				if end := min(tt.end, size); !bytes.Equal(data, content[tt.start:end]) {
+					t.Errorf("read %d bytes, want bytes [%d, %d)", len(data), tt.start, end)
 				}
 				if info != tt.want {
 					t.Errorf("info = %+v, want %+v", info, tt.want)

@@ -33,15 +33,18 @@ type LiveScenario struct {
 type LiveResult struct {
 	HTTP, P2P         int64
 	FetchesPerSegment float64 // origin copies of each segment, swarm-wide
-	Share             float64
-	DeadlineMisses    int
-	Identical         bool
+	// RequestsPerSegment counts every origin request (HEAD included) per
+	// segment, swarm-wide.
+	RequestsPerSegment float64
+	Share              float64
+	DeadlineMisses     int
+	Identical          bool
 }
 
 // Line renders the result as a BENCH line.
 func (r LiveResult) Line(sc LiveScenario) string {
-	return fmt.Sprintf("BENCH live_native peers=%d segments=%d http_fetches_per_segment=%.2f p2p_share=%.2f deadline_misses=%d identical=%t",
-		sc.Peers, sc.Segments, r.FetchesPerSegment, r.Share, r.DeadlineMisses, r.Identical)
+	return fmt.Sprintf("BENCH live_native peers=%d segments=%d http_fetches_per_segment=%.2f origin_requests_per_segment=%.2f p2p_share=%.2f deadline_misses=%d identical=%t",
+		sc.Peers, sc.Segments, r.FetchesPerSegment, r.RequestsPerSegment, r.Share, r.DeadlineMisses, r.Identical)
 }
 
 // RunLive runs a live scenario.
@@ -53,8 +56,9 @@ func RunLive(ctx context.Context, t testing.TB, sc LiveScenario) LiveResult {
 		segs[i][0], segs[i][1] = byte(i), byte(i>>8) // distinct segments
 	}
 	start := time.Now().Add(time.Second)
-	var served atomic.Int64
+	var served, requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
 		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/live/seg-"), ".ts"))
 		if err != nil || n < 0 || n >= len(segs) || time.Now().Before(start.Add(time.Duration(n)*sc.SegmentDuration)) {
 			http.NotFound(w, r)
@@ -95,15 +99,14 @@ func RunLive(ctx context.Context, t testing.TB, sc LiveScenario) LiveResult {
 				go func() {
 					defer segWG.Done()
 					url := fmt.Sprintf("%s/live/seg-%d.ts", srv.URL, n)
-					r, err := sw.Resource(ctx, strconv.Itoa(n), url)
+					// Like a live player, ask for the segment as soon as the
+					// playlist lists it; it is due Latency after it appeared.
+					due := appear.Add(sc.Latency)
+					r, err := sw.LiveResource(ctx, strconv.Itoa(n), url, time.Until(due)/2)
 					if err != nil {
 						errs <- fmt.Errorf("viewer %d segment %d: %w", v, n, err)
 						return
 					}
-					r.SetLive(true)
-					// Like a live player, ask for the segment as soon as the
-					// playlist lists it; it is due Latency after it appeared.
-					due := appear.Add(sc.Latency)
 					h := sha256.New()
 					for i := range r.PieceCount() {
 						b, err := r.ReadPiece(ctx, i, due)
@@ -136,6 +139,7 @@ func RunLive(ctx context.Context, t testing.TB, sc LiveScenario) LiveResult {
 		t.Fatal(err)
 	}
 	res.FetchesPerSegment = float64(served.Load()) / float64(int64(sc.Segments)*sc.SegmentSize)
+	res.RequestsPerSegment = float64(requests.Load()) / float64(sc.Segments)
 	if tot := res.HTTP + res.P2P; tot > 0 {
 		res.Share = float64(res.P2P) / float64(tot)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine/identity"
 )
 
 // TestLive4: four viewers of a live stream. Only the peer elected for each
@@ -23,5 +25,11 @@ func TestLive4(t *testing.T) {
 	}
 	if res.FetchesPerSegment > 1.5 {
 		t.Errorf("%.2f origin copies per segment, want at most 1.5", res.FetchesPerSegment)
+	}
+	// One ranged GET per piece of the elected fetcher, and no HEAD: a viewer
+	// learns a segment's size from the peer that fetched it.
+	pieces := float64((sc.SegmentSize + identity.DefaultPieceLength - 1) / identity.DefaultPieceLength)
+	if res.RequestsPerSegment > 1.5*pieces {
+		t.Errorf("%.2f origin requests per segment of %.0f pieces, want at most %.1f", res.RequestsPerSegment, pieces, 1.5*pieces)
 	}
 }

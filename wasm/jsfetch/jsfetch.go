@@ -224,13 +224,14 @@ func (f *Fetcher) knownSize(url string) (int64, bool) {
 //
 // It asks with a ranged GET. A 206 response must carry exactly the asked
 // range (see the package doc for a hidden Content-Range); a 200 response
-// (the origin ignored the range) must carry a Content-Length covering end,
-// and its first start bytes are skipped. Any other status is returned as a
-// *StatusError.
+// (the origin ignored the range) must carry a Content-Length, and its first
+// start bytes are skipped. Any other status is returned as a *StatusError.
 //
-// The body yields exactly end-start bytes: it fails with
-// io.ErrUnexpectedEOF when the origin sends fewer and stops at end when it
-// sends more. Reads fail with ctx's error once ctx ends. The caller must
+// end may pass the end of the resource (a caller that does not know the size
+// yet asks for its first bytes): the range then stops at the resource's end,
+// which must lie past start. The body yields exactly that many bytes: it
+// fails with io.ErrUnexpectedEOF when the origin sends fewer and stops at the
+// range's end when it sends more. Reads fail with ctx's error once ctx ends. The caller must
 // close it.
 func (f *Fetcher) Fetch(ctx context.Context, url string, start, end int64) (identity.ResourceInfo, io.ReadCloser, error) {
 	if start < 0 || end <= start {
@@ -256,7 +257,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, start, end int64) (iden
 		resp.abort()
 		return identity.ResourceInfo{}, nil, fmt.Errorf("jsfetch: fetch %s: %w", url, err)
 	}
-	return info, &body{ctx: ctx, resp: resp, reader: reader, skip: skip, left: end - start, url: url}, nil
+	return info, &body{ctx: ctx, resp: resp, reader: reader, skip: skip, left: min(end, info.Size) - start, url: url}, nil
 }
 
 // check validates the status and headers of a ranged response; it returns
@@ -276,10 +277,10 @@ func (f *Fetcher) check(resp *response, url string, want byterange.Range) (ident
 		switch {
 		case err != nil:
 			err = fmt.Errorf("Content-Range %q: %w", cr, err)
-		case got != want:
-			err = fmt.Errorf("asked bytes [%d, %d), got Content-Range %q", want.Start, want.End, cr)
 		case size < 0:
 			err = fmt.Errorf("Content-Range %q: unknown size", cr)
+		case got != want && (got.Start != want.Start || got.End != size || size >= want.End):
+			err = fmt.Errorf("asked bytes [%d, %d), got Content-Range %q", want.Start, want.End, cr)
 		}
 		if err != nil {
 			return identity.ResourceInfo{}, 0, fmt.Errorf("jsfetch: fetch %s: %w", url, err)
@@ -287,7 +288,7 @@ func (f *Fetcher) check(resp *response, url string, want byterange.Range) (ident
 		return resp.info(size), 0, nil
 	case 200:
 		n := resp.contentLength()
-		if n < want.End {
+		if n <= want.Start {
 			if n < 0 {
 				return identity.ResourceInfo{}, 0, fmt.Errorf("jsfetch: fetch %s: origin ignored the range and gives no Content-Length", url)
 			}
