@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/p2pmedia/p2pmedia/internal/version.Version=$(VERS
 WASM    := GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="$(LDFLAGS)"
 FUZZTIME ?= 10s
 
-.PHONY: all deps build wasm js package tracker demo test test-js test-go test-package fuzz bench-native bench-browser clean
+.PHONY: all deps build wasm js players package tracker demo test test-js test-go test-package fuzz bench-native bench-browser clean
 
 all: build
 
@@ -43,12 +43,17 @@ FORCE:
 tracker: bin/p2pmedia
 	./bin/p2pmedia tracker --listen 127.0.0.1:8000
 
+## players: the demo pages' player libraries (hls.js, Video.js, Shaka Player), pinned in
+## examples/package-lock.json, into examples/node_modules (served under /vendor/)
+players:
+	cd examples && npm ci --no-audit --no-fund --loglevel=error
+
 ## demo: build everything and serve the demo on 127.0.0.1
-demo: deps build
+demo: deps build players
 	./bin/p2pmedia demo --dist $(DIST) --examples examples
 
 ## test: everything CI runs (installs what it needs first)
-test: deps build test-js test-package test-go fuzz
+test: deps build players test-js test-package test-go fuzz
 
 test-js:
 	cd js && npm test
@@ -81,7 +86,7 @@ bench-native: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/wire ./engine
 
 ## bench-browser: browser scenarios (prints BENCH lines)
-bench-browser: deps build
+bench-browser: deps build players
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./tests/browser/... | grep -E '^BENCH|^ok|FAIL'
 
 clean:

@@ -6,25 +6,35 @@
 //   p2p-sw.js          the service-worker loader, js/p2p-sw.js with '__VERSION__' replaced
 //
 // and, with --assets DIR, copies the wasm programs and wasm_exec.js from DIR
-// (the Makefile's build/dist) so that --out holds a complete release.
+// (the Makefile's build/dist) so that --out holds a complete release. With
+// --assets or --compress it writes next to each wasm program in --out its
+// pre-compressed twins, NAME.br (brotli, quality 11) and NAME.gz (gzip, level
+// 9), for servers that send them with Content-Encoding. It prints every
+// file's size raw, gzipped and brotli'd.
 //
-// Usage: node js/build.mjs [--version X.Y.Z] [--out DIR] [--sw FILE] [--assets DIR]
+// Usage: node js/build.mjs [--version X.Y.Z] [--out DIR] [--sw FILE] [--assets DIR] [--compress]
 //
 // The version defaults to the repository's VERSION file, which is also the
 // version written into package.json and package-lock.json.
 
 import { build, transform } from 'esbuild';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { gzipSync } from 'node:zlib';
+import { parseArgs, promisify } from 'node:util';
+import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
+
+const brotli = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoVersionFile = join(here, '..', 'VERSION');
 
 /** Files of a release that the Go build makes (Makefile target wasm). */
 const ASSETS = ['p2p-engine.wasm', 'p2p-sw.wasm', 'wasm_exec.js'];
+
+/** The assets that get pre-compressed twins (NAME.br, NAME.gz). */
+const COMPRESSED = ['p2p-engine.wasm', 'p2p-sw.wasm'];
 
 async function main() {
   const { values } = parseArgs({
@@ -33,12 +43,13 @@ async function main() {
       out: { type: 'string', default: join(here, 'dist') },
       sw: { type: 'string', default: join(here, 'p2p-sw.js') },
       assets: { type: 'string' },
+      compress: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
-    console.log('usage: node build.mjs [--version X.Y.Z] [--out DIR] [--sw FILE] [--assets DIR]');
+    console.log('usage: node build.mjs [--version X.Y.Z] [--out DIR] [--sw FILE] [--assets DIR] [--compress]');
     return;
   }
   const repoVersion = await readVersionFile();
@@ -99,11 +110,59 @@ async function main() {
       files.push(name);
     }
   }
-  for (const name of files) {
-    const data = await readFile(join(out, name));
-    const gz = gzipSync(data, { level: 9 }).length;
-    console.log(`${join(out, name)}  ${fmt(data.length)} raw, ${fmt(gz)} gzip`);
+  const twins = values.assets !== undefined || values.compress;
+  if (twins && !values.assets) {
+    // --compress alone: the wasm programs already in --out.
+    for (const name of COMPRESSED) {
+      try {
+        await stat(join(out, name));
+      } catch (err) {
+        throw new Error(`--compress: ${err.message} (the Makefile's wasm target makes it)`);
+      }
+      files.push(name);
+    }
   }
+  // Compressing is what takes time (brotli 11 on megabytes of wasm): all
+  // files at once, on libuv's thread pool.
+  const sizes = await Promise.all(
+    files.map(async (name) => {
+      const data = await readFile(join(out, name));
+      const [gz, br] = await Promise.all([compressGzip(data), compressBrotli(data)]);
+      if (twins && COMPRESSED.includes(name)) {
+        await writeFile(join(out, name + '.gz'), gz);
+        await writeFile(join(out, name + '.br'), br);
+      }
+      return { name, raw: data.length, gz: gz.length, br: br.length };
+    }),
+  );
+  for (const s of sizes) {
+    console.log(`${join(out, s.name)}  ${fmt(s.raw)} raw, ${fmt(s.gz)} gzip, ${fmt(s.br)} brotli`);
+  }
+}
+
+/**
+ * data gzipped at level 9.
+ * @param {Buffer} data
+ * @returns {Promise<Buffer>}
+ */
+function compressGzip(data) {
+  return gzipAsync(data, { level: 9 });
+}
+
+/**
+ * data compressed with brotli at quality 11, in generic mode, with the
+ * largest standard window.
+ * @param {Buffer} data
+ * @returns {Promise<Buffer>}
+ */
+function compressBrotli(data) {
+  return brotli(data, {
+    params: {
+      [zlibConstants.BROTLI_PARAM_QUALITY]: zlibConstants.BROTLI_MAX_QUALITY,
+      [zlibConstants.BROTLI_PARAM_LGWIN]: zlibConstants.BROTLI_MAX_WINDOW_BITS,
+      [zlibConstants.BROTLI_PARAM_SIZE_HINT]: data.length,
+    },
+  });
 }
 
 /**

@@ -78,10 +78,27 @@
   self.addEventListener('install', () => self.skipWaiting());
   self.addEventListener('activate', e => e.waitUntil(self.clients.claim()));
 
+  // A page sends its engine's port, then waits for the ack before it hands
+  // out proxied URLs: its first proxied fetch could otherwise arrive before
+  // the port, and go to the origin.
+  // ported: the clients that gave this worker a port since it started.
+  // A worker that the browser stopped and started again has lost the ports
+  // it held: it asks a client it has none from for a new one.
+  const ported = new Set();
+  const askPort = client => {
+    if (!client || ported.has(client)) return;
+    ported.add(client); // asked once; the answer is a port message
+    self.clients.get(client).then(c => c && c.postMessage({type: 'p2pmedia-port-request'})).catch(() => {});
+  };
   self.addEventListener('message', e => {
     const d = e.data;
     if (!d || d.type !== 'p2pmedia-port' || !e.ports[0] || !e.source) return;
-    e.waitUntil(ready.then(sw => sw.addPort(e.source.id, e.ports[0]), () => {}));
+    ported.add(e.source.id);
+    const ack = ok => e.source.postMessage({type: 'p2pmedia-port-ack', id: d.id, ok});
+    e.waitUntil(ready.then(sw => {
+      sw.addPort(e.source.id, e.ports[0]);
+      ack(true);
+    }, () => ack(false)).catch(() => {}));
   });
 
   self.addEventListener('fetch', e => {
@@ -89,6 +106,7 @@
     const url = originalUrl(req.url);
     if (!url) return;
     const client = e.clientId || e.resultingClientId;
+    askPort(client);
     e.respondWith(ready.then(sw => sw.handleFetch(req, client)).catch(() => viaOrigin(req, url)));
   });
 })();

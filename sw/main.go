@@ -18,9 +18,13 @@
 // Every cold start of the service worker loads this program, so it stays
 // small: syscall/js instead of net/http, and no fmt or encoding/json.
 //
-// The service worker may set self.P2P_MEDIA_TIMEOUTS = {open, piece}, in
-// milliseconds, to change how long it waits for the page's open reply
-// (2000) and for each piece (8000).
+// A proxied GET of an HLS playlist or a DASH MPD (a path ending with .m3u8
+// or .mpd) is answered with the manifest the page fetched, parsed and
+// rewrote (the manifest op), or the origin's own when the page cannot.
+//
+// The service worker may set self.P2P_MEDIA_TIMEOUTS = {open, piece,
+// manifest}, in milliseconds, to change how long it waits for the page's
+// open reply (2000), for each piece (8000) and for a manifest (2000).
 package main
 
 import (
@@ -36,12 +40,13 @@ import (
 
 // The default deadlines of the port protocol.
 const (
-	defaultOpenTimeout  = 2 * time.Second
-	defaultPieceTimeout = 8 * time.Second
+	defaultOpenTimeout     = 2 * time.Second
+	defaultPieceTimeout    = 8 * time.Second
+	defaultManifestTimeout = 2 * time.Second
 )
 
 func main() {
-	s := &server{ports: make(map[string]*port)}
+	s := newServer()
 	api := object()
 	api.Set("version", version.Version)
 	api.Set("addPort", js.FuncOf(s.addPort))
@@ -53,10 +58,27 @@ func main() {
 	select {} // serve callbacks until the browser stops the worker
 }
 
+// portWait bounds how long a request waits for its client's port. A page
+// posts its port just before its first proxied request, and the message
+// and fetch events may reach the service worker in either order.
+const portWait = 500 * time.Millisecond
+
+// maxPortless bounds the clients remembered as having no port.
+const maxPortless = 256
+
 // server holds the ports of the pages that the service worker controls.
 type server struct {
 	mu    sync.Mutex // never held across a blocking operation
 	ports map[string]*port
+	// added is closed, and replaced, whenever a port is added.
+	added chan struct{}
+	// portless are clients whose requests waited portWait in vain (a
+	// worker of the page, a page without the engine): they wait no more.
+	portless map[string]bool
+}
+
+func newServer() *server {
+	return &server{ports: make(map[string]*port), added: make(chan struct{}), portless: make(map[string]bool)}
 }
 
 // addPort files a page's MessagePort under its client id, replacing the
@@ -77,6 +99,9 @@ func (s *server) addPort(_ js.Value, args []js.Value) any {
 	s.mu.Lock()
 	old := s.ports[id]
 	s.ports[id] = p
+	delete(s.portless, id)
+	close(s.added)
+	s.added = make(chan struct{})
 	s.mu.Unlock()
 	if old != nil {
 		go old.close()
@@ -88,10 +113,14 @@ func (s *server) addPort(_ js.Value, args []js.Value) any {
 // prune closes the ports of clients that are gone: a page that reloads or
 // closes leaves its port behind.
 func (s *server) prune() {
+	clients := js.Global().Get("clients")
+	if clients.Type() != js.TypeObject {
+		return // not in a service worker
+	}
 	opts := object()
 	opts.Set("includeUncontrolled", true)
 	opts.Set("type", "all")
-	list, err := await(js.Global().Get("clients").Call("matchAll", opts))
+	list, err := await(clients.Call("matchAll", opts))
 	if err != nil {
 		return
 	}
@@ -112,28 +141,54 @@ func (s *server) prune() {
 	}
 }
 
-// port returns the port of the client id, or nil.
-func (s *server) port(id string) *port {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ports[id]
+// portFor returns the port of the client id, waiting up to portWait for it
+// unless that client waited in vain before; nil when there is none.
+func (s *server) portFor(id string) *port {
+	t := time.NewTimer(portWait)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		p, added, gaveUp := s.ports[id], s.added, s.portless[id]
+		s.mu.Unlock()
+		if p != nil || gaveUp || id == "" {
+			return p
+		}
+		select {
+		case <-added:
+		case <-t.C:
+			s.mu.Lock()
+			if len(s.portless) >= maxPortless {
+				clear(s.portless)
+			}
+			s.portless[id] = true
+			s.mu.Unlock()
+			return nil
+		}
+	}
 }
 
-// timeouts returns the open and piece deadlines, from
-// self.P2P_MEDIA_TIMEOUTS where it sets them.
-func timeouts() (open, piece time.Duration) {
-	open, piece = defaultOpenTimeout, defaultPieceTimeout
-	t := js.Global().Get("P2P_MEDIA_TIMEOUTS")
-	if t.Type() != js.TypeObject {
-		return open, piece
+// timeouts holds the deadlines of the port protocol.
+type timeouts struct {
+	open, piece, manifest time.Duration
+}
+
+// readTimeouts returns the deadlines, from self.P2P_MEDIA_TIMEOUTS where
+// it sets them.
+func readTimeouts() timeouts {
+	t := timeouts{open: defaultOpenTimeout, piece: defaultPieceTimeout, manifest: defaultManifestTimeout}
+	v := js.Global().Get("P2P_MEDIA_TIMEOUTS")
+	if v.Type() != js.TypeObject {
+		return t
 	}
-	if ms, ok := number(t.Get("open")); ok && ms > 0 {
-		open = time.Duration(ms) * time.Millisecond
+	for _, f := range []struct {
+		name string
+		d    *time.Duration
+	}{{"open", &t.open}, {"piece", &t.piece}, {"manifest", &t.manifest}} {
+		if ms, ok := number(v.Get(f.name)); ok && ms > 0 {
+			*f.d = time.Duration(ms) * time.Millisecond
+		}
 	}
-	if ms, ok := number(t.Get("piece")); ok && ms > 0 {
-		piece = time.Duration(ms) * time.Millisecond
-	}
-	return open, piece
+	return t
 }
 
 // handleFetch answers the request of the client clientID for a proxied
@@ -146,13 +201,16 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 	if method := req.Get("method").String(); method != "GET" {
 		return passThrough(req, orig, method)
 	}
+	if isManifest(orig) {
+		return s.serveManifest(req, orig, clientID)
+	}
 	rangeHeader := header(req, "range")
-	p := s.port(clientID)
+	p := s.portFor(clientID)
 	if p == nil {
 		return fromOrigin(orig, rangeHeader)
 	}
-	openTimeout, pieceTimeout := timeouts()
-	m, err := p.open(orig, openTimeout)
+	to := readTimeouts()
+	m, err := p.open(orig, to.open)
 	if err != nil {
 		return fromOrigin(orig, rangeHeader)
 	}
@@ -189,9 +247,55 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 	init.Set("headers", h)
 	body := js.Null()
 	if r.Len() > 0 {
-		body = newStream(p, orig, m, r, pieceTimeout).body()
+		body = newStream(p, orig, m, r, to.piece).body()
 	}
 	return js.Global().Get("Response").New(body, init), nil
+}
+
+// serveManifest answers a GET of the manifest at orig with the text the
+// client's page rewrote, 200 and never cached (a live playlist changes
+// every few seconds); or with a redirect to the proxied URL the origin
+// redirected to. Without a page, or when it fails or is late, and for a
+// media element's own request (native HLS), the manifest comes from the
+// origin untouched.
+func (s *server) serveManifest(req js.Value, orig, clientID string) (js.Value, error) {
+	if dest := str(req.Get("destination")); dest == "video" || dest == "audio" {
+		// A media element's own HLS player (Chromium's) fails on any
+		// response the service worker makes up ("could not parse"); it
+		// plays the origin's, without P2P.
+		return manifestFromOrigin(orig)
+	}
+	base, ok := proxyBase(req.Get("url").String())
+	if !ok {
+		return manifestFromOrigin(orig)
+	}
+	p := s.portFor(clientID)
+	if p == nil {
+		return manifestFromOrigin(orig)
+	}
+	m, err := p.manifest(orig, base, readTimeouts().manifest)
+	if err != nil {
+		return manifestFromOrigin(orig)
+	}
+	if m.redirect != "" {
+		return js.Global().Get("Response").Call("redirect", m.redirect, 302), nil
+	}
+	h := js.Global().Get("Headers").New()
+	h.Call("set", "Content-Type", m.contentType)
+	h.Call("set", "Content-Length", strconv.Itoa(len(m.text)))
+	h.Call("set", "Cache-Control", "no-store")
+	init := object()
+	init.Set("status", 200)
+	init.Set("headers", h)
+	return js.Global().Get("Response").New(m.text, init), nil
+}
+
+// manifestFromOrigin fetches a manifest from the origin, bypassing the
+// HTTP cache, and returns the origin's response as it is.
+func manifestFromOrigin(url string) (js.Value, error) {
+	init := object()
+	init.Set("cache", "no-store")
+	return await(js.Global().Call("fetch", url, init))
 }
 
 // ifRangeHolds reports whether a request's If-Range header, if any, lets

@@ -17,6 +17,9 @@ const (
 	maxPieceLength  = 16 * 1024 * 1024
 )
 
+// maxReadAhead bounds the pieces a stream asks ahead of the one it needs.
+const maxReadAhead = 8
+
 // maxMetas bounds the open replies a port remembers; past it the memory is
 // cleared, and the next requests ask the page again.
 const maxMetas = 256
@@ -33,6 +36,7 @@ type meta struct {
 	pieceLength  int64
 	etag         string
 	lastModified string
+	readAhead    int // pieces to ask ahead of the one needed (default 1)
 }
 
 // parseMeta reads a successful open reply.
@@ -42,7 +46,11 @@ func parseMeta(r js.Value) (meta, error) {
 	if !ok1 || !ok2 || size < 0 || l <= 0 || l%pieceLengthUnit != 0 || l > maxPieceLength {
 		return meta{}, errReply
 	}
-	return meta{size: size, pieceLength: l, etag: str(r.Get("etag")), lastModified: str(r.Get("lastModified"))}, nil
+	ahead := 1
+	if n, ok := number(r.Get("readAhead")); ok && n >= 0 {
+		ahead = int(min(n, maxReadAhead))
+	}
+	return meta{size: size, pieceLength: l, etag: str(r.Get("etag")), lastModified: str(r.Get("lastModified")), readAhead: ahead}, nil
 }
 
 // replyError returns the error an ok:false reply carries.
@@ -115,9 +123,9 @@ func (p *port) deliver(data js.Value) {
 	}
 }
 
-// request posts {op, id, url[, index]} and returns the id and the channel
-// its reply arrives on. index < 0 leaves it out.
-func (p *port) request(op, url string, index int) (int, <-chan js.Value) {
+// request posts {op, id, url} plus the fields set adds (when not nil), and
+// returns the id and the channel its reply arrives on.
+func (p *port) request(op, url string, set func(msg js.Value)) (int, <-chan js.Value) {
 	ch := make(chan js.Value, 1)
 	p.mu.Lock()
 	p.nextID++
@@ -128,8 +136,8 @@ func (p *port) request(op, url string, index int) (int, <-chan js.Value) {
 	msg.Set("op", op)
 	msg.Set("id", id)
 	msg.Set("url", url)
-	if index >= 0 {
-		msg.Set("index", index)
+	if set != nil {
+		set(msg)
 	}
 	p.v.Call("postMessage", msg)
 	return id, ch
@@ -160,7 +168,7 @@ func (p *port) open(url string, timeout time.Duration) (meta, error) {
 	if ok {
 		return m, nil
 	}
-	id, reply := p.request("open", url, -1)
+	id, reply := p.request("open", url, nil)
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -184,6 +192,37 @@ func (p *port) open(url string, timeout time.Duration) (meta, error) {
 		return meta{}, errTimeout
 	case <-p.closed:
 		return meta{}, errClosed
+	}
+}
+
+// manifestReply is what a successful manifest reply says.
+type manifestReply struct {
+	text        string
+	contentType string
+	redirect    string // a proxied URL to redirect the player to
+}
+
+// manifest asks the page for the manifest at url rewritten under base (the
+// proxy base of the request), waiting at most timeout.
+func (p *port) manifest(url, base string, timeout time.Duration) (manifestReply, error) {
+	id, reply := p.request("manifest", url, func(msg js.Value) { msg.Set("proxyBase", base) })
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case r := <-reply:
+		if !r.Get("ok").Truthy() {
+			return manifestReply{}, replyError(r)
+		}
+		m := manifestReply{text: str(r.Get("text")), contentType: str(r.Get("contentType")), redirect: str(r.Get("redirect"))}
+		if m.redirect == "" && (r.Get("text").Type() != js.TypeString || m.contentType == "") {
+			return manifestReply{}, errReply
+		}
+		return m, nil
+	case <-t.C:
+		p.cancel(id)
+		return manifestReply{}, errTimeout
+	case <-p.closed:
+		return manifestReply{}, errClosed
 	}
 }
 

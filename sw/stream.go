@@ -133,20 +133,24 @@ func (st *stream) ask(index int) {
 	if _, ok := st.asked[index]; ok {
 		return
 	}
-	id, reply := st.p.request("piece", st.url, index)
+	id, reply := st.p.request("piece", st.url, func(msg js.Value) {
+		msg.Set("index", index)
+		msg.Set("timeout", st.pieceTimeout.Milliseconds())
+	})
 	st.asked[index] = pieceCall{id: id, reply: reply}
 }
 
 // fromPage returns the part of the range that the piece holding byte next
-// covers, as the page sends it, and asks for the following piece ahead. The
-// piece timeout runs from the pull that needs the piece: a piece asked
-// ahead gets that much more time.
+// covers, as the page sends it, and asks for the following pieces ahead
+// (m.readAhead of them). The piece timeout runs from the pull that needs
+// the piece: a piece asked ahead gets that much more time.
 func (st *stream) fromPage() (js.Value, error) {
 	l := st.m.pieceLength
 	index := int(st.next / l)
 	st.ask(index)
-	if last := int((st.end - 1) / l); index < last {
-		st.ask(index + 1)
+	last := int((st.end - 1) / l)
+	for i := index + 1; i <= min(index+st.m.readAhead, last); i++ {
+		st.ask(i)
 	}
 	call := st.asked[index]
 	delete(st.asked, index)

@@ -49,6 +49,52 @@ func originalURL(u string) (string, bool) {
 	return scheme + "://" + host + "/" + p + query, true
 }
 
+// proxyBase returns the part of the proxied URL u up to and including
+// the first "/__p2pmedia__/" of its path: what the page prepends to
+// "<scheme>/<host>/<path>?<query>" to proxy a URL a manifest names.
+func proxyBase(u string) (string, bool) {
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return "", false
+	}
+	rest := u[i+len("://"):]
+	j := strings.IndexAny(rest, "/?#")
+	if j < 0 || rest[j] != '/' {
+		return "", false
+	}
+	path := rest[j:]
+	if k := strings.IndexAny(path, "?#"); k >= 0 {
+		path = path[:k]
+	}
+	m := strings.Index(path, marker)
+	if m < 0 {
+		return "", false
+	}
+	return u[:i+len("://")+j+m+len(marker)], true
+}
+
+// isManifest reports whether the original URL u names an HLS playlist or a
+// DASH MPD: its path ends with .m3u8 or .mpd, in any case.
+func isManifest(u string) bool {
+	return manifestType(u) != ""
+}
+
+// manifestType returns the media type of the manifest at the URL u, or ""
+// when its path names no manifest.
+func manifestType(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	n := len(u)
+	switch {
+	case n >= 5 && strings.EqualFold(u[n-5:], ".m3u8"):
+		return "application/vnd.apple.mpegurl"
+	case n >= 4 && strings.EqualFold(u[n-4:], ".mpd"):
+		return "application/dash+xml"
+	}
+	return ""
+}
+
 // contentType guesses the media type of the resource at the URL u from the
 // extension of its last path segment.
 func contentType(u string) string {

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
 	"time"
 
@@ -40,6 +42,12 @@ type wasmEngine struct {
 	chID   string
 	chFn   js.Value
 	watch  *watcher
+	segs   *segmentMap
+	// livePrefetch holds a token per live segment being opened ahead of
+	// the player (at most maxLivePrefetch).
+	livePrefetch chan struct{}
+	// livePending counts the live segments waiting to be opened.
+	livePending atomic.Int32
 	// ctx ends when the engine is destroyed; every request derives from it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -61,6 +69,7 @@ type wasmEngine struct {
 type openCall struct {
 	done chan struct{}
 	r    *engine.Resource
+	ref  mediaRef // what the segment map knew of the URL
 	err  error
 }
 
@@ -77,6 +86,9 @@ func newWasmEngine(cfgV, emit js.Value) (*wasmEngine, error) {
 		chFn:    cfg.channelFn,
 		ctlWake: make(chan struct{}, 1),
 		res:     make(map[string]*openCall),
+		segs:    newSegmentMap(),
+
+		livePrefetch: make(chan struct{}, maxLivePrefetch),
 	}
 	w.store = cachestore.New(cachestore.Config{
 		Limit:       cfg.diskLimit,
@@ -247,30 +259,94 @@ func (w *wasmEngine) destroy() {
 // (a string, or a function of the URL) as a custom channel, or the URL's
 // default channel.
 func (w *wasmEngine) swarm(url string) (*engine.Swarm, error) {
-	switch {
-	case w.chID != "":
-		return w.e.Join(w.chID, true)
-	case w.chFn.Type() == js.TypeFunction:
-		var id js.Value
-		if err := jsutil.Try(func() { id = w.chFn.Invoke(url) }); err != nil {
-			return nil, fmt.Errorf("p2pmedia: channelId(%q) threw: %w", url, err)
-		}
-		if id.Type() != js.TypeString || id.String() == "" {
-			return nil, fmt.Errorf("p2pmedia: channelId(%q) did not return a non-empty string", url)
-		}
-		return w.e.Join(id.String(), true)
+	switch id, custom, err := w.customChannel(url); {
+	case err != nil:
+		return nil, err
+	case custom:
+		return w.e.Join(id, true)
 	default:
 		return w.e.JoinURL(url)
 	}
 }
 
-// resource returns the resource of a media URL, opening it (learning its
-// size and validators) on first use. Concurrent callers share one opening.
-func (w *wasmEngine) resource(ctx context.Context, url string) (*engine.Resource, error) {
+// customChannel returns the site's channel id for a URL, when it set one:
+// the channelId string, or what the channelId function returns for url.
+func (w *wasmEngine) customChannel(url string) (id string, custom bool, err error) {
+	switch {
+	case w.chID != "":
+		return w.chID, true, nil
+	case w.chFn.Type() == js.TypeFunction:
+		var v js.Value
+		if err := jsutil.Try(func() { v = w.chFn.Invoke(url) }); err != nil {
+			return "", false, fmt.Errorf("p2pmedia: channelId(%q) threw: %w", url, err)
+		}
+		if v.Type() != js.TypeString || v.String() == "" {
+			return "", false, fmt.Errorf("p2pmedia: channelId(%q) did not return a non-empty string", url)
+		}
+		return v.String(), true, nil
+	}
+	return "", false, nil
+}
+
+// errLiveFile refuses a live stream whose segments are byte ranges of one
+// growing file: its size is not known, so the service worker serves it from
+// the origin.
+var errLiveFile = errors.New("p2pmedia: live byte-range segments are not shared")
+
+// mediaResource returns the swarm and resource name of a media URL from
+// what the segment map knows of it (docs/browser-runtime.md, "Manifests"):
+//
+//   - a segment joins the swarm of its rendition (the segment's channel,
+//     or with a custom channel id, that id + "|" + the rendition key),
+//     under the segment's name;
+//   - a file of byte-range segments is one resource: in the file's own
+//     swarm (as a progressive file), or with a custom channel id in the
+//     rendition's swarm, named "file:" and the file's name;
+//   - any other URL is a progressive file.
+func (w *wasmEngine) mediaResource(url string, ref mediaRef) (*engine.Swarm, string, error) {
+	if ref.live && (ref.kind == kindFile || ref.whole) {
+		return nil, "", errLiveFile
+	}
+	if ref.kind == kindUnknown || (ref.kind == kindSegment && ref.seg.Channel == "") {
+		s, err := w.swarm(url)
+		return s, "", err
+	}
+	id, custom, err := w.customChannel(ref.root)
+	if err != nil {
+		return nil, "", err
+	}
+	if ref.kind == kindFile {
+		if !custom {
+			s, err := w.e.JoinURL(url)
+			return s, "", err
+		}
+		s, err := w.e.Join(id+"|"+ref.rendition, true)
+		return s, "file:" + fileName(url), err
+	}
+	if !custom {
+		s, err := w.e.Join(ref.seg.Channel, false)
+		return s, ref.seg.Name, err
+	}
+	s, err := w.e.Join(id+"|"+ref.rendition, true)
+	return s, ref.seg.Name, err
+}
+
+// fileName returns the last element of a URL's path.
+func fileName(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	return u[strings.LastIndexByte(u, '/')+1:]
+}
+
+// resource returns the resource of a media URL and what the segment map
+// knew of the URL when it was opened, opening it (learning its size and
+// validators) on first use. Concurrent callers share one opening.
+func (w *wasmEngine) resource(ctx context.Context, url string) (*engine.Resource, mediaRef, error) {
 	w.mu.Lock()
 	if w.destroyed {
 		w.mu.Unlock()
-		return nil, errDestroyed
+		return nil, mediaRef{}, errDestroyed
 	}
 	c, ok := w.res[url]
 	if !ok {
@@ -287,26 +363,42 @@ func (w *wasmEngine) resource(ctx context.Context, url string) (*engine.Resource
 	w.mu.Unlock()
 	select {
 	case <-c.done:
-		return c.r, c.err
+		return c.r, c.ref, c.err
 	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+		return nil, mediaRef{}, context.Cause(ctx)
 	}
 }
 
 // open opens the resource of c, on the engine's context rather than the
-// first requester's, which may be cancelled while others wait.
+// first requester's, which may be cancelled while others wait. A segment
+// of a live manifest is marked live: only the peers elected for it fetch
+// it from the origin (DESIGN.md, "Scheduling").
 func (w *wasmEngine) open(c *openCall, url string) {
 	defer close(c.done)
 	ctx, cancel := context.WithTimeout(w.ctx, openTimeout)
 	defer cancel()
-	s, err := w.swarm(url)
+	c.ref = w.segs.lookup(url)
+	s, name, err := w.mediaResource(url, c.ref)
 	if err == nil {
-		c.r, err = s.Resource(ctx, "", url)
+		if c.ref.live && c.ref.kind == kindSegment && !c.ref.seg.Init {
+			// Learned from the peer elected to fetch it, or fetched by us
+			// when we are elected: no request of its own to the origin.
+			c.r, err = s.LiveResource(ctx, name, url, liveInfoWait(c.ref.target))
+		} else {
+			c.r, err = s.Resource(ctx, name, url)
+		}
 	}
 	if err != nil {
 		c.err = err
 		w.forget(url, c)
 	}
+}
+
+// liveInfoWait is how long a peer that is not elected to fetch a live
+// segment waits for a peer to announce it before asking the origin itself:
+// half the playlist's target duration, within [1 s, 4 s].
+func liveInfoWait(target time.Duration) time.Duration {
+	return min(max(target/2, time.Second), 4*time.Second)
 }
 
 // forget drops the resource of url, so that the next request opens it anew
@@ -371,6 +463,14 @@ func (w *wasmEngine) onEvent(ev engine.Event) {
 	case engine.EventException:
 		w.emit("exception", map[string]any{"code": ev.Exception.Code, "message": ev.Exception.Message, "stack": ""})
 	}
+}
+
+// exception reports err to the page as an exception event with code, and
+// returns err.
+func (w *wasmEngine) exception(code string, err error) error {
+	w.log.Warn("engine exception", "code", code, "err", err)
+	w.emit("exception", map[string]any{"code": code, "message": err.Error(), "stack": ""})
+	return err
 }
 
 // emit calls the page's emit(name, payload); an exception it throws is

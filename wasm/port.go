@@ -18,6 +18,10 @@ import (
 // before (docs/browser-runtime.md: 8 s) and may not say so.
 const pieceTimeout = 30 * time.Second
 
+// segmentReadAhead is how many pieces ahead of the one it reads the
+// service worker asks for, in a segment.
+const segmentReadAhead = 3
+
 // errCancelled is the cause of a request the service worker cancelled: it
 // gets no reply.
 var errCancelled = errors.New("p2pmedia: request cancelled")
@@ -74,7 +78,10 @@ func (ps *portServer) dispatch(msg js.Value) {
 		go ps.open(ps.begin(id, openTimeout), url)
 	case "piece":
 		index := jsutil.Number(msg, "index", -1)
-		go ps.piece(ps.begin(id, pieceTimeout), url, index)
+		budget := time.Duration(jsutil.Number(msg, "timeout", 0)) * time.Millisecond
+		go ps.piece(ps.begin(id, pieceTimeout), url, index, budget)
+	case "manifest":
+		go ps.manifest(ps.begin(id, manifestTimeout), url, jsutil.String(msg, "proxyBase", ""))
 	default:
 		ps.post(map[string]any{"id": id, "ok": false, "error": "p2pmedia: unknown op " + op}, js.Undefined())
 	}
@@ -116,24 +123,36 @@ func (ps *portServer) cancel(id float64) {
 
 func (ps *portServer) open(rq *request, url string) {
 	ps.w.watch.wanted.Store(true) // a player is at work: look for its element
-	r, err := ps.w.resource(rq.ctx, url)
+	r, ref, err := ps.w.resource(rq.ctx, url)
 	if err != nil {
 		ps.finish(rq, err)
 		return
 	}
+	if ref.kind == kindSegment {
+		ps.w.segs.played(ref.seg.Channel, time.Now())
+	}
 	info := r.Info()
-	ps.reply(rq, map[string]any{
+	msg := map[string]any{
 		"ok":           true,
 		"size":         info.Size,
 		"etag":         info.ETag,
 		"lastModified": info.LastModified,
 		"pieceLength":  r.PieceLength(),
-	}, js.Undefined())
+	}
+	if ref.kind == kindSegment && !ref.whole {
+		// The player wants the whole segment before it plays any of it:
+		// let the pieces come in parallel.
+		msg["readAhead"] = segmentReadAhead
+	}
+	ps.reply(rq, msg, js.Undefined())
 }
 
-func (ps *portServer) piece(rq *request, url string, index float64) {
+// piece answers a piece request. budget is how long the service worker
+// waits for it (0: not said): the piece's deadline is kept within it, so
+// that the engine, not the service worker, falls back to HTTP.
+func (ps *portServer) piece(rq *request, url string, index float64, budget time.Duration) {
 	w := ps.w
-	r, err := w.resource(rq.ctx, url)
+	r, ref, err := w.resource(rq.ctx, url)
 	if err != nil {
 		ps.finish(rq, err)
 		return
@@ -144,7 +163,8 @@ func (ps *portServer) piece(rq *request, url string, index float64) {
 		ps.finish(rq, fmt.Errorf("p2pmedia: piece %v out of range [0, %d)", index, r.PieceCount()))
 		return
 	}
-	deadline := w.watch.deadline(url, r.Info().Size, start, time.Now())
+	now := time.Now()
+	deadline := capDeadline(w.watch.mediaDeadline(url, ref, r.Info().Size, start, now), now, budget)
 	data, err := r.ReadPiece(rq.ctx, i, deadline)
 	if err != nil {
 		if errors.Is(err, engine.ErrChanged) {
@@ -156,6 +176,27 @@ func (ps *portServer) piece(rq *request, url string, index float64) {
 	buf := js.Global().Get("ArrayBuffer").New(len(data))
 	js.CopyBytesToJS(js.Global().Get("Uint8Array").New(buf), data)
 	ps.reply(rq, map[string]any{"ok": true, "data": buf}, buf)
+}
+
+// manifest answers a manifest request: the rewritten text, or ok:false
+// so that the service worker fetches the manifest itself. The work runs on
+// the engine's context: a request the service worker gave up on still
+// teaches the segment map.
+func (ps *portServer) manifest(rq *request, url, proxyBase string) {
+	ps.w.watch.wanted.Store(true)
+	ctx, cancel := context.WithTimeout(ps.w.ctx, manifestTimeout)
+	defer cancel()
+	mr, err := ps.w.loadManifest(ctx, url, proxyBase)
+	if err != nil {
+		ps.w.log.Debug("manifest not rewritten", "url", url, "err", err)
+		ps.finish(rq, err)
+		return
+	}
+	if mr.redirect != "" {
+		ps.reply(rq, map[string]any{"ok": true, "redirect": mr.redirect}, js.Undefined())
+		return
+	}
+	ps.reply(rq, map[string]any{"ok": true, "text": mr.text, "contentType": mr.contentType}, js.Undefined())
 }
 
 // finish answers a failed request, unless the service worker cancelled it.

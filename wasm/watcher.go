@@ -23,6 +23,10 @@ const (
 	// unknownSlack is the deadline of a piece of a resource no known media
 	// element plays (no element, or one playing something else).
 	unknownSlack = 2 * time.Second
+	// segmentLead is how long before the playhead reaches a segment the
+	// segment is due: a player appends a segment only once it has all of
+	// it, and needs time to demux and append it.
+	segmentLead = time.Second
 	// maxExtrapolation bounds how far the playhead is moved forward from the
 	// last reading of a playing element.
 	maxExtrapolation = time.Second
@@ -202,6 +206,88 @@ func (wt *watcher) deadline(url string, size, pieceStart int64, now time.Time) t
 	}
 	ahead := max(float64(pieceStart)-pos, 0)
 	return now.Add(startupSlack + seconds(ahead/bps))
+}
+
+// mediaDeadline returns when piece bytes starting at pieceStart of the
+// resource at url (size bytes) are needed, ref being what the segment map
+// knew of url (docs/browser-runtime.md, "Manifests"):
+//
+//   - a live segment: within the manifest's target duration (the player
+//     asked for it now; the peer elected for it may deliver meanwhile);
+//   - a VOD segment: segmentLead before the playhead reaches the segment's
+//     start (for a DASH Representation in one file, the start plus the
+//     piece's share of the duration);
+//   - a file of byte-range segments: segmentLead before the playhead
+//     reaches the first segment that ends after pieceStart;
+//   - anything else: deadline's progressive rule.
+func (wt *watcher) mediaDeadline(url string, ref mediaRef, size, pieceStart int64, now time.Time) time.Time {
+	switch ref.kind {
+	case kindSegment:
+		if ref.live {
+			if ref.target <= 0 {
+				return now.Add(unknownSlack)
+			}
+			return now.Add(ref.target)
+		}
+		at := ref.seg.Start
+		if ref.whole && size > 0 && ref.seg.Duration > 0 {
+			at += time.Duration(float64(pieceStart) / float64(size) * float64(ref.seg.Duration))
+		}
+		return wt.timeDeadline(ref.root, at, now)
+	case kindFile:
+		for _, s := range ref.segs {
+			if s.Range.End > pieceStart {
+				return wt.timeDeadline(ref.root, s.Start, now)
+			}
+		}
+		return now.Add(unknownSlack)
+	}
+	return wt.deadline(url, size, pieceStart, now)
+}
+
+// timeDeadline returns when a segment starting at at, a time on the
+// presentation timeline of the stream whose manifest is root, is due:
+// while the element plays, segmentLead before the playhead reaches at (now,
+// for a time behind the playhead or within segmentLead of it); while
+// paused or before playback starts, startupSlack plus the time playback at
+// rate 1 would take; when no element is found, or the element plays another
+// proxied URL, unknownSlack. An element playing from a MediaSource (a
+// blob: URL) is taken to play the stream.
+func (wt *watcher) timeDeadline(root string, at time.Duration, now time.Time) time.Time {
+	wt.wanted.Store(true)
+	wt.mu.Lock()
+	st := wt.state
+	wt.mu.Unlock()
+	if !st.known || (st.url != "" && normalizeURL(st.url) != normalizeURL(root)) {
+		return now.Add(unknownSlack)
+	}
+	if st.playing() {
+		pos := st.t + st.rate*min(now.Sub(st.at), maxExtrapolation).Seconds()
+		return now.Add(max(seconds(max(at.Seconds()-pos, 0)/st.rate)-segmentLead, 0))
+	}
+	return now.Add(startupSlack + seconds(max(at.Seconds()-st.t, 0)))
+}
+
+// The service worker's piece timeout (docs/browser-runtime.md), and what
+// capDeadline keeps of it.
+const (
+	defaultPieceBudget = 8 * time.Second
+	pieceBudgetMargin  = time.Second
+)
+
+// capDeadline keeps a piece's deadline within the time the service worker
+// waits for it, budget (0: its default), less a margin: past it the
+// service worker fetches the bytes from the origin itself, which the swarm
+// never sees.
+func capDeadline(deadline, now time.Time, budget time.Duration) time.Time {
+	if budget <= 0 {
+		budget = defaultPieceBudget
+	}
+	limit := max(budget-pieceBudgetMargin, budget/2)
+	if deadline.After(now.Add(limit)) {
+		return now.Add(limit)
+	}
+	return deadline
 }
 
 // seconds converts a number of seconds to a Duration, saturating.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // demoHandler serves the demo site: the pages of the examples directory, the
@@ -21,6 +22,10 @@ import (
 //	GET /dist/...     the build output, with its .br/.gz twin when the client accepts it
 //	GET /media/...    examples/media, with Range, ETag and CORS
 //	GET /tracker      the WebSocket tracker (and /tracker/stats)
+//	GET /vendor/...   the players' dist files: /vendor/<package>/<file> is
+//	                  examples/node_modules/<package>/dist/<file>, for hls.js,
+//	                  video.js and shaka-player (installed by npm ci in examples)
+//	GET /live/...     a live HLS stream looping over media/hls (liveStream)
 //
 // Files are looked up per request, so a rebuild of the dist directory shows
 // up without a restart; paths cannot leave their directory (os.OpenInRoot).
@@ -46,6 +51,9 @@ func newDemoHandler(dist, examples string, tracker http.Handler) *demoHandler {
 	h.mux.HandleFunc("GET /dist/", h.serveDist)
 	h.mux.HandleFunc("GET /media/", h.serveMedia)
 	h.mux.HandleFunc("OPTIONS /media/", h.serveMediaPreflight)
+	h.mux.HandleFunc("GET /vendor/{pkg}/{file...}", h.serveVendor)
+	h.mux.Handle("GET /live/", http.StripPrefix("/live", newLiveHandler(filepath.Join(h.media, "hls"))))
+	h.mux.HandleFunc("OPTIONS /live/", h.serveMediaPreflight)
 	trk := http.StripPrefix("/tracker", tracker)
 	h.mux.Handle("GET /tracker", trk)
 	h.mux.Handle("GET /tracker/", trk)
@@ -84,6 +92,34 @@ func (h *demoHandler) serveSW(w http.ResponseWriter, r *http.Request) {
 
 func (h *demoHandler) serveDist(w http.ResponseWriter, r *http.Request) {
 	serveFile(w, r, h.dist, strings.TrimPrefix(r.URL.Path, "/dist/"), fileOptions{precompressed: true})
+}
+
+// vendorPackages are the npm packages of examples/package.json whose dist
+// directories /vendor/ serves.
+var vendorPackages = map[string]bool{"hls.js": true, "video.js": true, "shaka-player": true}
+
+// serveVendor serves a dist file of a player library installed in
+// examples/node_modules.
+func (h *demoHandler) serveVendor(w http.ResponseWriter, r *http.Request) {
+	pkg := r.PathValue("pkg")
+	if !vendorPackages[pkg] {
+		http.NotFound(w, r)
+		return
+	}
+	serveFile(w, r, filepath.Join(h.examples, "node_modules", pkg, "dist"), r.PathValue("file"), fileOptions{})
+}
+
+// newLiveHandler returns the live stream made of the VOD stream in dir,
+// starting now; if dir holds no usable stream, a handler that says why
+// with a 503.
+func newLiveHandler(dir string) http.Handler {
+	live, err := newLiveStream(dir, time.Now)
+	if err != nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		})
+	}
+	return live
 }
 
 // mediaCORS are the headers that let pages of any origin, and the service

@@ -10,7 +10,7 @@ import { LOG_LEVELS, normalizeOptions, toWasmConfig, isMobileDevice } from './op
 import { proxyBase, proxiedUrl, assetBase } from './url.js';
 import { isSupported, isWebRTCSupported, isServiceWorkerSupported } from './support.js';
 import { loadWasm } from './loader.js';
-import { register, waitForControl, ourController, withTimeout } from './serviceworker.js';
+import { register, waitForControl, ourController, withTimeout, portAck } from './serviceworker.js';
 
 /**
  * @typedef {import('./options.js').Options} Options
@@ -42,6 +42,9 @@ const SCRIPT_URL = import.meta.url || SCRIPT.src;
 
 let sloganShown = false;
 
+/** The id of the next port message of the page (its engines share the worker). */
+let nextPortId = 1;
+
 /**
  * The P2P media engine of a page. Create one per page (or per player), then
  * give the player `await engine.getProxiedUrl(url)` instead of url.
@@ -69,6 +72,8 @@ export class P2PEngineMedia {
     this._startup = null;
     /** @type {(() => void) | null} */
     this._onControllerChange = null;
+    /** @type {((e: MessageEvent) => void) | null} */
+    this._onWorkerMessage = null;
     this._swUrl = '';
     this._proxyBase = '';
 
@@ -124,12 +129,14 @@ export class P2PEngineMedia {
   }
 
   /**
-   * Restarts P2P: reconnects to the trackers and renews the peers. When
+   * Restarts P2P: reconnects to the trackers and renews the peers, and
+   * resumes P2P after disableP2P. When
    * start-up failed (e.g. the service worker did not take control in time),
    * tries it again.
    */
   restartP2p() {
     if (this._destroyed) return;
+    this._p2pEnabled = true;
     if (this._engine) this._call('restartP2P');
     else if (this._p2pEnabled && isSupported()) this._start();
   }
@@ -161,6 +168,10 @@ export class P2PEngineMedia {
     if (this._onControllerChange) {
       navigator.serviceWorker.removeEventListener('controllerchange', this._onControllerChange);
       this._onControllerChange = null;
+    }
+    if (this._onWorkerMessage) {
+      navigator.serviceWorker.removeEventListener('message', this._onWorkerMessage);
+      this._onWorkerMessage = null;
     }
     this._emitter.removeAll();
   }
@@ -310,30 +321,39 @@ export class P2PEngineMedia {
       this._exception('WASM_EXPT', err);
       return false;
     }
-    if (!this._sendPort()) return false;
+    const acked = this._sendPort();
+    if (!acked) return false;
+    // Proxied URLs go out only once the service worker holds the port: the
+    // player's first fetch could otherwise reach it before the port and be
+    // sent to the origin whole.
+    if (!(await acked)) this._log.warn('the service worker did not confirm the port; proxied media may come from the origin');
     this._log.debug('started');
     return true;
   }
 
   /**
    * Hands a new port to the service worker in control, if it is ours.
-   * @returns {boolean} whether a port was sent
+   * @returns {Promise<boolean> | null} null when no port was sent, else
+   *   whether the service worker confirmed it (portAck)
    */
   _sendPort() {
     const controller = ourController(this._swUrl);
-    if (!controller || !this._engine || this._destroyed) return false;
+    if (!controller || !this._engine || this._destroyed) return null;
     const channel = new MessageChannel();
+    const id = nextPortId++;
+    let acked;
     try {
       this._engine.servePort(channel.port1);
-      controller.postMessage({ type: 'p2pmedia-port', version: VERSION }, [channel.port2]);
+      acked = portAck(id);
+      controller.postMessage({ type: 'p2pmedia-port', version: VERSION, id }, [channel.port2]);
     } catch (err) {
       channel.port1.close();
       this._exception('SW_EXPT', err);
-      return false;
+      return null;
     }
     this._ports.push(channel.port1);
     this._log.debug('port sent to', controller.scriptURL);
-    return true;
+    return acked;
   }
 
   /**
@@ -348,6 +368,13 @@ export class P2PEngineMedia {
       else if (this._p2pEnabled && ourController(this._swUrl)) this._start();
     };
     navigator.serviceWorker.addEventListener('controllerchange', this._onControllerChange);
+    // A service worker that the browser stopped and started again has lost
+    // the port: it asks for a new one.
+    this._onWorkerMessage = (/** @type {MessageEvent} */ e) => {
+      const d = e.data;
+      if (d && d.type === 'p2pmedia-port-request' && this._engine && !this._destroyed) this._sendPort();
+    };
+    navigator.serviceWorker.addEventListener('message', this._onWorkerMessage);
   }
 
   /**

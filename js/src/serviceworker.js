@@ -10,6 +10,13 @@ export const REGISTER_TIMEOUT_MS = 10000;
 export const CONTROL_TIMEOUT_MS = 3000;
 
 /**
+ * How long the page waits for the service worker to confirm a port before it
+ * goes on without the confirmation (a p2p-sw.js of an older release sends
+ * none).
+ */
+export const PORT_ACK_TIMEOUT_MS = 2000;
+
+/**
  * The service worker controlling the page if it runs scriptUrl, else null.
  * Another site worker in control cannot serve proxied URLs.
  * @param {string} scriptUrl absolute URL of swFile
@@ -56,6 +63,35 @@ export function waitForControl(scriptUrl, timeoutMs = CONTROL_TIMEOUT_MS) {
     };
     const timer = setTimeout(() => done(false), timeoutMs);
     sw.addEventListener('controllerchange', onChange);
+  });
+}
+
+/**
+ * Resolves true when the service worker confirms that it filed the port sent
+ * with {type: 'p2pmedia-port', id} (p2p-sw.js answers the page with
+ * {type: 'p2pmedia-port-ack', id, ok}, ok false when its wasm did not start),
+ * false after timeoutMs. Call it before posting the port.
+ * @param {number} id
+ * @param {number} [timeoutMs]
+ * @returns {Promise<boolean>}
+ */
+export function portAck(id, timeoutMs = PORT_ACK_TIMEOUT_MS) {
+  return new Promise((resolve) => {
+    const sw = navigator.serviceWorker;
+    const done = (/** @type {boolean} */ ok) => {
+      clearTimeout(timer);
+      sw.removeEventListener('message', onMessage);
+      resolve(ok);
+    };
+    const onMessage = (/** @type {MessageEvent} */ e) => {
+      const d = e.data;
+      if (d && d.type === 'p2pmedia-port-ack' && d.id === id) done(d.ok === true);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sw.addEventListener('message', onMessage);
+    // Messages from the worker wait in a queue until DOMContentLoaded
+    // unless the page starts them.
+    if (typeof sw.startMessages === 'function') sw.startMessages();
   });
 }
 

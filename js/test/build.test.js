@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import vm from 'node:vm';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 
 const run = promisify(execFile);
 const js = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -41,6 +42,12 @@ test('build.mjs writes the ES module, the classic script and the loader', async 
   for (const name of ['p2p-engine.wasm', 'p2p-sw.wasm', 'wasm_exec.js']) {
     assert.equal(await readFile(join(out, name), 'utf8'), name, `--assets copies ${name}`);
   }
+  for (const name of ['p2p-engine.wasm', 'p2p-sw.wasm']) {
+    assert.equal(gunzipSync(await readFile(join(out, name + '.gz'))).toString(), name, `${name}.gz`);
+    assert.equal(brotliDecompressSync(await readFile(join(out, name + '.br'))).toString(), name, `${name}.br`);
+    assert.match(stdout, new RegExp(`${name.replace('.', '\\.')} .* raw, .* gzip, .* brotli`));
+  }
+  await assert.rejects(readFile(join(out, 'wasm_exec.js.br')), /ENOENT/, 'only the wasm programs get twins');
   assert.equal(await readFile(join(js, 'package.json'), 'utf8'), pkgBefore, '--version does not touch package.json');
 
   await t.test('p2p-engine.js is an ES module with default and named exports', async () => {
@@ -105,6 +112,7 @@ test('build.mjs fails clearly on a missing or broken loader, or a bad version', 
     [['--version', '1.0.0', '--sw', broken], /does not parse/],
     [['--version', '1.0"0', '--sw', broken], /bad version/],
     [['--version', '1.0.0', '--sw', good, '--assets', join(dir, 'no-assets')], /--assets: .*p2p-engine\.wasm/],
+    [['--version', '1.0.0', '--sw', good, '--compress'], /--compress: .*p2p-engine\.wasm/],
   ];
   for (const [args, want] of cases) {
     await assert.rejects(

@@ -256,7 +256,7 @@ export declare class P2PEngineMedia {
    * HTTP; `getProxiedUrl` gives original URLs until `enableP2P()`.
    */
   disableP2P(): void;
-  /** Restarts P2P: reconnects to the trackers and renews the peers. */
+  /** Restarts P2P: reconnects to the trackers and renews the peers; resumes P2P after `disableP2P()`. */
   restartP2p(): void;
   /** Same as `restartP2p()`. */
   restartP2P(): void;

@@ -1,0 +1,371 @@
+//go:build js && wasm
+
+// These tests run under Node.js (go_js_wasm_exec), whose Request, Response,
+// fetch, ReadableStream and MessageChannel are the real ones; the origin is
+// a Node HTTP server on 127.0.0.1 and the page is a responder on the other
+// end of a MessageChannel.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall/js"
+	"testing"
+	"time"
+)
+
+// originText is what the test origin serves for every manifest path.
+const originText = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg-1.ts\n"
+
+var fileBytes = func() []byte {
+	b := make([]byte, 50000)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	return b
+}()
+
+// nodeOrigin serves originText for paths containing ".m3u8" or ".mpd" and
+// fileBytes for others, and returns its base URL.
+func nodeOrigin(t *testing.T) string {
+	t.Helper()
+	handler := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		rq, rs := args[0], args[1]
+		path := strings.ToLower(rq.Get("url").String())
+		h := object()
+		if strings.Contains(path, ".m3u8") || strings.Contains(path, ".mpd") {
+			h.Set("Content-Type", "text/plain")
+			rs.Call("writeHead", 200, h)
+			rs.Call("end", originText)
+			return nil
+		}
+		rs.Call("writeHead", 200, h)
+		buf := js.Global().Get("Uint8Array").New(len(fileBytes))
+		js.CopyBytesToJS(buf, fileBytes)
+		rs.Call("end", buf)
+		return nil
+	})
+	srv := js.Global().Get("require").Invoke("http").Call("createServer", handler)
+	listen := js.Global().Get("Function").New("srv",
+		`return new Promise((r) => srv.listen(0, "127.0.0.1", () => r(srv.address().port)))`)
+	port, err := await(listen.Invoke(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Call("closeAllConnections")
+		srv.Call("close")
+		handler.Release()
+	})
+	return "http://127.0.0.1:" + strconv.Itoa(port.Int())
+}
+
+// fakePage answers the service worker's requests on a MessageChannel the
+// way the page engine does; manifest decides the manifest replies (nil: no
+// reply at all).
+type fakePage struct {
+	manifest  func(url, proxyBase string) map[string]any
+	readAhead int // the open reply's readAhead, if not 0
+
+	mu   sync.Mutex
+	msgs []map[string]any // the requests received
+}
+
+func (fp *fakePage) requests(op string) []map[string]any {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	var out []map[string]any
+	for _, m := range fp.msgs {
+		if m["op"] == op {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// serve starts a server whose client "c1" has a port to fp.
+func (fp *fakePage) serve(t *testing.T) *server {
+	t.Helper()
+	ch := js.Global().Get("MessageChannel").New()
+	page := ch.Get("port2")
+	onMsg := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		d := args[0].Get("data")
+		msg := map[string]any{"op": str(d.Get("op")), "url": str(d.Get("url")), "proxyBase": str(d.Get("proxyBase"))}
+		if v, ok := number(d.Get("index")); ok {
+			msg["index"] = v
+		}
+		if v, ok := number(d.Get("timeout")); ok {
+			msg["timeout"] = v
+		}
+		fp.mu.Lock()
+		fp.msgs = append(fp.msgs, msg)
+		fp.mu.Unlock()
+		id := d.Get("id").Int()
+		var reply map[string]any
+		switch msg["op"] {
+		case "manifest":
+			if fp.manifest != nil {
+				reply = fp.manifest(msg["url"].(string), msg["proxyBase"].(string))
+			}
+		case "open":
+			reply = map[string]any{"ok": true, "size": len(fileBytes), "pieceLength": 16384, "etag": `"e1"`}
+			if fp.readAhead != 0 {
+				reply["readAhead"] = fp.readAhead
+			}
+		case "piece":
+			i := int(msg["index"].(int64))
+			end := min((i+1)*16384, len(fileBytes))
+			buf := js.Global().Get("ArrayBuffer").New(end - i*16384)
+			js.CopyBytesToJS(js.Global().Get("Uint8Array").New(buf), fileBytes[i*16384:end])
+			page.Call("postMessage", map[string]any{"id": id, "ok": true, "data": buf}, []any{buf})
+			return nil
+		}
+		if reply != nil {
+			reply["id"] = id
+			page.Call("postMessage", reply)
+		}
+		return nil
+	})
+	page.Set("onmessage", onMsg)
+	s := newServer()
+	s.ports["c1"] = newPort(ch.Get("port1"), nil)
+	t.Cleanup(func() {
+		s.ports["c1"].close()
+		page.Call("close")
+		onMsg.Release()
+	})
+	return s
+}
+
+// response is what a test reads of a Response.
+type response struct {
+	status         int
+	contentType    string
+	cacheControl   string
+	location       string
+	body           []byte
+	redirectedFrom string
+}
+
+func fetchVia(t *testing.T, s *server, method, url, client string) response {
+	t.Helper()
+	init := object()
+	init.Set("method", method)
+	return fetchReq(t, s, method, js.Global().Get("Request").New(url, init), client)
+}
+
+// fetchReq has s answer req, a Request or an object standing for one.
+func fetchReq(t *testing.T, s *server, method string, req js.Value, client string) response {
+	t.Helper()
+	url := req.Get("url").String()
+	resp, err := s.handleFetch(req, client)
+	if err != nil {
+		t.Fatalf("handleFetch(%s): %v", url, err)
+	}
+	r := response{
+		status:       resp.Get("status").Int(),
+		contentType:  header(resp, "content-type"),
+		cacheControl: header(resp, "cache-control"),
+		location:     header(resp, "location"),
+	}
+	if method == "GET" && r.status != 302 {
+		ab, err := await(resp.Call("arrayBuffer"))
+		if err != nil {
+			t.Fatalf("reading %s: %v", url, err)
+		}
+		r.body = make([]byte, ab.Get("byteLength").Int())
+		js.CopyBytesToGo(r.body, js.Global().Get("Uint8Array").New(ab))
+	}
+	return r
+}
+
+func TestManifestRouting(t *testing.T) {
+	origin := nodeOrigin(t)
+	host := strings.TrimPrefix(origin, "http://")
+	base := origin + "/app/__p2pmedia__/"
+	rewrite := func(url, proxyBase string) map[string]any {
+		ct := "application/vnd.apple.mpegurl"
+		if strings.Contains(strings.ToLower(url), ".mpd") {
+			ct = "application/dash+xml"
+		}
+		return map[string]any{"ok": true, "text": "rewritten " + url + " under " + proxyBase, "contentType": ct}
+	}
+	defer js.Global().Delete("P2P_MEDIA_TIMEOUTS")
+
+	tests := []struct {
+		name     string
+		page     func(url, proxyBase string) map[string]any
+		url      string
+		client   string
+		status   int
+		body     string
+		ctype    string
+		location string
+		asked    bool // the page got a manifest request
+	}{
+		{"HLS playlist", rewrite, base + "http/" + host + "/live/index.m3u8", "c1", 200,
+			"rewritten " + origin + "/live/index.m3u8 under " + base, "application/vnd.apple.mpegurl", "", true},
+		{"MPD with a query, upper case", rewrite, base + "http/" + host + "/d/Stream.MPD?t=1", "c1", 200,
+			"rewritten " + origin + "/d/Stream.MPD?t=1 under " + base, "application/dash+xml", "", true},
+		{"the page fails", func(string, string) map[string]any { return map[string]any{"ok": false, "error": "boom"} },
+			base + "http/" + host + "/a.m3u8", "c1", 200, originText, "text/plain", "", true},
+		{"the page is silent", nil, base + "http/" + host + "/a.m3u8", "c1", 200, originText, "text/plain", "", true},
+		{"the page's reply is malformed", func(string, string) map[string]any { return map[string]any{"ok": true} },
+			base + "http/" + host + "/a.m3u8", "c1", 200, originText, "text/plain", "", true},
+		{"no page", rewrite, base + "http/" + host + "/a.m3u8", "c2", 200, originText, "text/plain", "", false},
+		{"redirect", func(string, string) map[string]any {
+			return map[string]any{"ok": true, "redirect": base + "http/" + host + "/b/master.m3u8"}
+		}, base + "http/" + host + "/a.m3u8", "c1", 302, "", "", base + "http/" + host + "/b/master.m3u8", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Long enough for a loaded machine, except for the silent page.
+			timeout := 10000
+			if tt.page == nil {
+				timeout = 200
+			}
+			js.Global().Set("P2P_MEDIA_TIMEOUTS", map[string]any{"manifest": timeout})
+			fp := &fakePage{manifest: tt.page}
+			s := fp.serve(t)
+			r := fetchVia(t, s, "GET", tt.url, tt.client)
+			if r.status != tt.status || string(r.body) != tt.body || !strings.HasPrefix(r.contentType, tt.ctype) || r.location != tt.location {
+				t.Errorf("got %d %q %q location %q; want %d %q %q location %q", r.status, r.contentType, r.body, r.location, tt.status, tt.ctype, tt.body, tt.location)
+			}
+			if tt.status == 200 && tt.body != originText && r.cacheControl != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store", r.cacheControl)
+			}
+			got := fp.requests("manifest")
+			if tt.asked != (len(got) == 1) || len(fp.requests("open")) != 0 {
+				t.Errorf("page requests %v; want one manifest request: %v", fp.msgs, tt.asked)
+			}
+			if tt.asked && (got[0]["proxyBase"] != base || !strings.HasPrefix(got[0]["url"].(string), origin+"/")) {
+				t.Errorf("manifest request %v, want proxyBase %q", got[0], base)
+			}
+		})
+	}
+
+	// A media element's own request (native HLS) gets the origin's
+	// manifest: Chromium's player rejects made-up responses.
+	native := &fakePage{manifest: rewrite}
+	ns := native.serve(t)
+	req := eval(`{url: "` + base + "http/" + host + `/n.m3u8", method: "GET", destination: "video", headers: new Headers({range: "bytes=0-"})}`)
+	if r := fetchReq(t, ns, "GET", req, "c1"); string(r.body) != originText || len(native.msgs) != 0 {
+		t.Errorf("native HLS request: %q, page requests %v", r.body, native.msgs)
+	}
+
+	// Other media go through open and piece; HEAD is passed through.
+	fp := &fakePage{manifest: rewrite}
+	s := fp.serve(t)
+	r := fetchVia(t, s, "GET", base+"http/"+host+"/v/a.mp4", "c1")
+	if r.status != 200 || !bytes.Equal(r.body, fileBytes) || r.contentType != "video/mp4" {
+		t.Errorf("MP4: %d %q, %d bytes", r.status, r.contentType, len(r.body))
+	}
+	if len(fp.requests("manifest")) != 0 || len(fp.requests("open")) != 1 {
+		t.Errorf("MP4: page requests %v", fp.msgs)
+	}
+	for _, m := range fp.requests("piece") {
+		if m["timeout"] != int64(8000) {
+			t.Errorf("piece request %v, want timeout 8000", m)
+		}
+	}
+	if r := fetchVia(t, s, "HEAD", base+"http/"+host+"/a.m3u8", "c1"); r.status != 200 || len(fp.requests("manifest")) != 0 {
+		t.Errorf("HEAD of a playlist: %d, page requests %v", r.status, fp.msgs)
+	}
+
+	// A segment's pieces are asked readAhead at a time, each once.
+	fp = &fakePage{readAhead: 3}
+	s = fp.serve(t)
+	r = fetchVia(t, s, "GET", base+"http/"+host+"/v/seg-1.m4s", "c1")
+	var asked []int64
+	for _, m := range fp.requests("piece") {
+		asked = append(asked, m["index"].(int64))
+	}
+	if r.status != 200 || !bytes.Equal(r.body, fileBytes) || fmt.Sprint(asked) != "[0 1 2 3]" {
+		t.Errorf("segment with readAhead 3: %d, %d bytes, pieces asked %v", r.status, len(r.body), asked)
+	}
+}
+
+// eval evaluates a JS expression.
+func eval(expr string) js.Value {
+	return js.Global().Get("Function").New("return (" + expr + ")").Invoke()
+}
+
+func TestProxyBase(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"https://site.example/app/__p2pmedia__/https/cdn/v/a.m3u8?x=1", "https://site.example/app/__p2pmedia__/", true},
+		{"http://127.0.0.1:8080/__p2pmedia__/http/h/a.mpd", "http://127.0.0.1:8080/__p2pmedia__/", true},
+		{"https://s/x/__p2pmedia__/https/cdn/y/__p2pmedia__/http/z", "https://s/x/__p2pmedia__/", true},
+		{"https://s/a.m3u8?u=/__p2pmedia__/https/cdn/a.m3u8", "", false},
+		{"https://s?x=/__p2pmedia__/", "", false},
+		{"no scheme", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := proxyBase(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("proxyBase(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestIsManifest(t *testing.T) {
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"https://cdn/live/index.m3u8", true},
+		{"https://cdn/live/INDEX.M3U8?token=1", true},
+		{"https://cdn/d/stream.mpd", true},
+		{"https://cdn/d/stream.Mpd#x", true},
+		{"https://cdn/d/stream.mpd/seg.m4s", false},
+		{"https://cdn/a.ts?list=x.m3u8", false},
+		{"https://cdn/m3u8", false},
+		{"https://cdn/a.mp4", false},
+		{"https://cdn/", false},
+	}
+	for _, tt := range tests {
+		if got := isManifest(tt.url); got != tt.want {
+			t.Errorf("isManifest(%q) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+}
+
+// TestPortRace: a request that reaches the service worker before its
+// client's port waits for the port; a client whose request waited in vain
+// is remembered as portless.
+func TestPortRace(t *testing.T) {
+	origin := nodeOrigin(t)
+	host := strings.TrimPrefix(origin, "http://")
+	base := origin + "/__p2pmedia__/"
+	fp := &fakePage{manifest: func(url, _ string) map[string]any {
+		return map[string]any{"ok": true, "text": "from the page", "contentType": "application/vnd.apple.mpegurl"}
+	}}
+	s := fp.serve(t)
+	s.mu.Lock()
+	v := s.ports["c1"].v
+	delete(s.ports, "c1")
+	s.mu.Unlock()
+	done := make(chan response, 1)
+	go func() { done <- fetchVia(t, s, "GET", base+"http/"+host+"/a.m3u8", "c1") }()
+	time.Sleep(portWait / 10) // the request waits for the port meanwhile
+	s.addPort(js.Undefined(), []js.Value{js.ValueOf("c1"), v})
+	if r := <-done; string(r.body) != "from the page" {
+		t.Errorf("the request that came before its port got %q", r.body)
+	}
+	// A client that never sends a port waits in vain, then gets the
+	// origin's manifest.
+	if r := fetchVia(t, s, "GET", base+"http/"+host+"/b.m3u8", "other"); string(r.body) != originText {
+		t.Fatalf("a client without a port got %q", r.body)
+	}
+	s.mu.Lock()
+	portless := s.portless["other"]
+	s.mu.Unlock()
+	if !portless {
+		t.Error("a client whose request waited in vain is not remembered")
+	}
+}

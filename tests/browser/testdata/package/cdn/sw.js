@@ -1,0 +1,1 @@
+self.importScripts('{{CDN}}/p2p-sw.js');

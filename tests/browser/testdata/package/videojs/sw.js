@@ -1,0 +1,1 @@
+self.importScripts('/p2p/p2p-sw.js');
