@@ -24,6 +24,8 @@ export const EXCEPTION_CODES = Object.freeze({
   SW_EXPT: 'SW_EXPT',
   /** The page wasm (wasm_exec.js, p2p-engine.wasm) failed to load or start. */
   WASM_EXPT: 'WASM_EXPT',
+  /** An HLS playlist or DASH manifest is malformed; the player gets the origin's. */
+  MANIFEST_EXPT: 'MANIFEST_EXPT',
 });
 
 /**

@@ -147,5 +147,5 @@ test('exceptionPayload', () => {
   const err = new Error('no tracker');
   assert.deepEqual(exceptionPayload('TRACKER_EXPT', err), { code: 'TRACKER_EXPT', message: 'no tracker', stack: err.stack });
   assert.deepEqual(exceptionPayload('SW_EXPT', 'plain'), { code: 'SW_EXPT', message: 'plain', stack: '' });
-  assert.deepEqual(Object.keys(EXCEPTION_CODES), ['TRACKER_EXPT', 'SIGNAL_EXPT', 'PEER_EXPT', 'HTTP_EXPT', 'STORE_EXPT', 'SW_EXPT', 'WASM_EXPT']);
+  assert.deepEqual(Object.keys(EXCEPTION_CODES), ['TRACKER_EXPT', 'SIGNAL_EXPT', 'PEER_EXPT', 'HTTP_EXPT', 'STORE_EXPT', 'SW_EXPT', 'WASM_EXPT', 'MANIFEST_EXPT']);
 });

@@ -171,6 +171,8 @@ export interface PeerInfo {
  * - `STORE_EXPT`: the piece store (Cache Storage) failed.
  * - `SW_EXPT`: the service worker could not be registered or reached.
  * - `WASM_EXPT`: wasm_exec.js or p2p-engine.wasm failed to load or start.
+ * - `MANIFEST_EXPT`: an HLS playlist or DASH manifest is malformed; the player
+ *   gets the origin's text and handles it as it would without the engine.
  *
  * None of them stops playback: media goes on over HTTP.
  */
@@ -181,7 +183,8 @@ export type ExceptionCode =
   | 'HTTP_EXPT'
   | 'STORE_EXPT'
   | 'SW_EXPT'
-  | 'WASM_EXPT';
+  | 'WASM_EXPT'
+  | 'MANIFEST_EXPT';
 
 /** Payload of the `exception` event. */
 export interface P2PException {
