@@ -26,10 +26,11 @@ wasm:
 	$(WASM) -o $(DIST)/p2p-sw.wasm ./sw
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(DIST)/wasm_exec.js
 
-js:
+## js: the shim and loader, and the wasm programs' pre-compressed .br/.gz twins
+js: wasm
 	mkdir -p $(DIST)
 	cd js && npm ci --no-audit --no-fund --loglevel=error
-	node js/build.mjs --version $(VERSION) --out $(DIST)
+	node js/build.mjs --version $(VERSION) --out $(DIST) --compress
 
 ## package: the npm package build/p2pmedia-engine-$(VERSION).tgz (npm pack; its prepack builds js/dist)
 package: wasm js
@@ -63,10 +64,11 @@ test-js:
 test-package: package
 	$(GO) test -count=1 -timeout 10m -run '^(TestPackageVite|TestPackageCDN|TestVideoJS)$$' ./tests/browser
 
+## test-go: vet, then every Go test (the package tests ran in test-package)
 test-go:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm/... ./sw/...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 20m -skip '^(TestPackageVite|TestPackageCDN|TestVideoJS)$$' ./...
 	PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./sw/... ./wasm/... ./engine/rtc
 
 ## fuzz: each fuzz target for a short, bounded time
