@@ -42,6 +42,10 @@ const (
 	// WebSocket handshake).
 	defaultDialTimeout = 15 * time.Second
 
+	// closeWait bounds the wait for the tracker's reply to the closing
+	// handshake; the socket goes on closing in the background.
+	closeWait = 5 * time.Second
+
 	// MaxOffersSent is the most offers one announce carries (the usual
 	// WebTorrent client's limit); further offers are not sent.
 	MaxOffersSent = 5
@@ -368,7 +372,7 @@ func (c *Client) run() {
 		conn, err := c.dial()
 		if c.ctx.Err() != nil {
 			if conn != nil {
-				conn.CloseNow()
+				closeConn(conn)
 			}
 			return
 		}
@@ -382,7 +386,7 @@ func (c *Client) run() {
 			c.emitConnect(true, nil)
 			err = c.readLoop(conn)
 			c.setConn(nil)
-			conn.CloseNow()
+			closeConn(conn)
 			if c.ctx.Err() != nil {
 				return
 			}
@@ -399,17 +403,63 @@ func (c *Client) run() {
 	}
 }
 
+// dial opens a socket to the tracker. It gives up after dialTimeout or on
+// Close; a socket the library opens after that is closed as soon as it is
+// open (in the browser, the library cannot abort a dial: see dialContext).
 func (c *Client) dial() (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.dialTimeout)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, c.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("trackerclient: connect: %w", err)
+	type result struct {
+		conn *websocket.Conn
+		err  error
 	}
-	// The limit is enforced by readMessage, which drops an oversize
-	// message instead of closing the socket as the library's limit would.
-	conn.SetReadLimit(-1)
-	return conn, nil
+	dialed := make(chan result, 1)
+	go func() {
+		conn, _, err := websocket.Dial(dialContext(ctx), c.url, nil)
+		dialed <- result{conn, err}
+	}()
+	select {
+	case r := <-dialed:
+		if r.err != nil {
+			return nil, fmt.Errorf("trackerclient: connect: %w", r.err)
+		}
+		// The limit is enforced by readMessage, which drops an oversize
+		// message instead of closing the socket as the library's limit
+		// would.
+		r.conn.SetReadLimit(-1)
+		return r.conn, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-dialed; r.conn != nil {
+				closeConn(r.conn)
+			}
+		}()
+		return nil, fmt.Errorf("trackerclient: connect: %w", ctx.Err())
+	}
+}
+
+// closeConn closes conn with status 1000 (normal closure) and waits at
+// most closeWait for the closing handshake.
+//
+// The socket is never closed with CloseNow, nor left to the library's own
+// close when a read's context ends: in the browser those close with status
+// 1001 or 1008, which WebSocket.close refuses (it takes only 1000 and
+// 3000–4999), so the library reports an error and the socket stays open
+// after the client is gone (github.com/coder/websocket issue 478). Natively,
+// a socket whose read was cancelled is closed already and this returns at
+// once.
+func closeConn(conn *websocket.Conn) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+	}()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 func (c *Client) setConn(conn *websocket.Conn) {
