@@ -261,11 +261,18 @@ func (r *Resource) wantLocked(i int, start, end int64) *piece {
 	return pc
 }
 
-// finishLocked completes pc with data or err and wakes its waiters.
+// finishLocked completes pc with data or err, wakes its waiters and forgets
+// it.
 func (r *Resource) finishLocked(pc *piece, data []byte, err error) {
 	if r.pieces[pc.index] == pc {
 		delete(r.pieces, pc.index)
 	}
+	r.publishLocked(pc, data, err)
+}
+
+// publishLocked completes pc with data or err and wakes its waiters; a
+// reader that comes later and still finds pc in r.pieces gets the same.
+func (r *Resource) publishLocked(pc *piece, data []byte, err error) {
 	if pc.finished {
 		return
 	}

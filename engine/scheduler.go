@@ -103,8 +103,8 @@ func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
 		// Elected for this live segment: fetch it from the origin now, for
 		// the swarm, before anyone asks.
 		for i := range r.n {
-			if r.have.Has(i) {
-				continue
+			if r.have.Has(i) || s.heldLocked(r, i, nil) {
+				continue // ours, or a peer's to give
 			}
 			if _, ok := r.pieces[i]; !ok {
 				start, end, _ := identity.PieceRange(i, r.info.Size, s.id.PieceLength)
@@ -201,7 +201,7 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 		// the deadline comfortably.
 		urgent = timeLeft <= s.http.time(pc.size()-pc.got)+switchMargin+discoveryReserve
 	}
-	if !urgent && pc.waiters > 0 && !pc.deadline.IsZero() && !pc.r.live && !s.discoveringLocked(now) && !s.heldLocked(pc) {
+	if !urgent && pc.waiters > 0 && !pc.deadline.IsZero() && !pc.r.live && !s.peersMayComeLocked(now) && !s.heldLocked(pc.r, pc.index, pc.excluded) {
 		// A reader waits for a piece no peer holds: waiting for one to get
 		// it would only hold playback back.
 		urgent = true
@@ -223,15 +223,26 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 }
 
 // discoveringLocked reports whether the swarm is still looking for its first
-// peers: it joined recently and no peer has told it what it holds yet.
+// peers: it joined recently, a tracker said there are others, and no peer has
+// told it what it holds yet. A viewer alone in its swarm, or before any
+// tracker answered, does not wait for peers: start-up is never slower than
+// plain HTTP for nothing.
 func (s *Swarm) discoveringLocked(now time.Time) bool {
-	return s.p2p && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
+	return s.p2p && s.othersSeen && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
 }
 
-// heldLocked reports whether a connected peer that has not failed pc holds it.
-func (s *Swarm) heldLocked(pc *piece) bool {
+// peersMayComeLocked reports whether, just after joining, peers may still
+// come: no tracker has answered yet, or one said there are others, and none
+// has told what it holds. A piece due later is then left to them for now.
+func (s *Swarm) peersMayComeLocked(now time.Time) bool {
+	return s.p2p && (s.othersSeen || !s.answered) && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
+}
+
+// heldLocked reports whether a connected peer holds piece i of r, leaving
+// out those in excluded.
+func (s *Swarm) heldLocked(r *Resource, i int, excluded map[*peer]bool) bool {
 	for _, p := range s.peers {
-		if !pc.excluded[p] && p.holds(pc.r.ref, pc.index) {
+		if !excluded[p] && p.holds(r.ref, i) {
 			return true
 		}
 	}
@@ -437,18 +448,26 @@ func (s *Swarm) finishPiece(pc *piece) {
 			return
 		}
 	}
-	stored := true
-	if err := s.e.cfg.Store.Put(s.ctx, r.key(pc.index), data); err != nil {
-		stored = false
+	// Readers get the piece now, not after the store took it (Cache Storage
+	// may take a while); meanwhile it stays in r.pieces, finished, so that a
+	// new read of it finds it there.
+	s.mu.Lock()
+	if r.gone || s.closed || pc.finished {
+		s.mu.Unlock()
+		return
+	}
+	r.publishLocked(pc, data, nil)
+	s.mu.Unlock()
+	err := s.e.cfg.Store.Put(s.ctx, r.key(pc.index), data)
+	if err != nil {
 		s.e.exception(CodeStore, fmt.Errorf("store piece %d of %s: %w", pc.index, r.url, err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.gone || s.closed || pc.finished {
-		return
+	if r.pieces[pc.index] == pc {
+		delete(r.pieces, pc.index)
 	}
-	r.finishLocked(pc, data, nil)
-	if !stored {
+	if err != nil || r.gone || s.closed {
 		return // readers have it, but it cannot be served to peers
 	}
 	r.have.Set(pc.index)

@@ -20,7 +20,9 @@
 //
 // A proxied GET of an HLS playlist or a DASH MPD (a path ending with .m3u8
 // or .mpd) is answered with the manifest the page fetched, parsed and
-// rewrote (the manifest op), or the origin's own when the page cannot.
+// rewrote (the manifest op), or the origin's own when the page cannot. A
+// media element's own HLS player gets playlists and segments as data:
+// responses (native.go).
 //
 // The service worker may set self.P2P_MEDIA_TIMEOUTS = {open, piece,
 // manifest}, in milliseconds, to change how long it waits for the page's
@@ -75,6 +77,9 @@ type server struct {
 	// portless are clients whose requests waited portWait in vain (a
 	// worker of the page, a page without the engine): they wait no more.
 	portless map[string]bool
+	// native holds the URLs named by the playlists served to media
+	// elements (native HLS).
+	native nativeSet
 }
 
 func newServer() *server {
@@ -205,6 +210,9 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 		return s.serveManifest(req, orig, clientID)
 	}
 	rangeHeader := header(req, "range")
+	if fromMediaElement(req) && s.native.has(req.Get("url").String()) {
+		return s.nativeSegment(orig, clientID, rangeHeader)
+	}
 	p := s.portFor(clientID)
 	if p == nil {
 		return fromOrigin(orig, rangeHeader)
@@ -255,17 +263,17 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 // serveManifest answers a GET of the manifest at orig with the text the
 // client's page rewrote, 200 and never cached (a live playlist changes
 // every few seconds); or with a redirect to the proxied URL the origin
-// redirected to. Without a page, or when it fails or is late, and for a
-// media element's own request (native HLS), the manifest comes from the
-// origin untouched.
+// redirected to. A media element's own HLS player (native HLS) gets the
+// text as a data: response (see nativePlaylist). Without a page, or when it
+// fails or is late, and for a media element's DASH request, the manifest
+// comes from the origin untouched.
 func (s *server) serveManifest(req js.Value, orig, clientID string) (js.Value, error) {
-	if dest := str(req.Get("destination")); dest == "video" || dest == "audio" {
-		// A media element's own HLS player (Chromium's) fails on any
-		// response the service worker makes up ("could not parse"); it
-		// plays the origin's, without P2P.
+	reqURL := req.Get("url").String()
+	native := fromMediaElement(req)
+	if native && !isHLS(orig) {
 		return manifestFromOrigin(orig)
 	}
-	base, ok := proxyBase(req.Get("url").String())
+	base, ok := proxyBase(reqURL)
 	if !ok {
 		return manifestFromOrigin(orig)
 	}
@@ -278,7 +286,13 @@ func (s *server) serveManifest(req js.Value, orig, clientID string) (js.Value, e
 		return manifestFromOrigin(orig)
 	}
 	if m.redirect != "" {
+		if native && s.native.has(reqURL) {
+			s.native.add(m.redirect)
+		}
 		return js.Global().Get("Response").Call("redirect", m.redirect, 302), nil
+	}
+	if native {
+		return s.nativePlaylist(reqURL, orig, m)
 	}
 	h := js.Global().Get("Headers").New()
 	h.Call("set", "Content-Type", m.contentType)

@@ -247,13 +247,50 @@ func TestManifestRouting(t *testing.T) {
 		})
 	}
 
-	// A media element's own request (native HLS) gets the origin's
-	// manifest: Chromium's player rejects made-up responses.
-	native := &fakePage{manifest: rewrite}
+	// A media element's own requests (native HLS): its root playlist, if a
+	// multivariant one, comes as a data: response with absolute URIs; the
+	// resources it names too, whole; a root media playlist comes from the
+	// origin (Chromium's player refuses one whose URL is data:).
+	master := "#EXTM3U\r\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",URI=\"a/i.m3u8\"\r\n#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\r\nv/i.m3u8\r\n"
+	media := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\nseg-1.m4s\n#EXTINF:2,\n" + origin + "/abs.m4s\n"
+	native := &fakePage{manifest: func(url, _ string) map[string]any {
+		text := media
+		if strings.HasSuffix(url, "/m.m3u8") {
+			text = master
+		}
+		return map[string]any{"ok": true, "text": text, "contentType": "application/vnd.apple.mpegurl"}
+	}}
 	ns := native.serve(t)
-	req := eval(`{url: "` + base + "http/" + host + `/n.m3u8", method: "GET", destination: "video", headers: new Headers({range: "bytes=0-"})}`)
-	if r := fetchReq(t, ns, "GET", req, "c1"); string(r.body) != originText || len(native.msgs) != 0 {
-		t.Errorf("native HLS request: %q, page requests %v", r.body, native.msgs)
+	nativeReq := func(path, rng string) response {
+		h := "new Headers()"
+		if rng != "" {
+			h = `new Headers({range: "` + rng + `"})`
+		}
+		return fetchReq(t, ns, "GET", eval(`{url: "`+base+"http/"+host+path+`", method: "GET", destination: "video", headers: `+h+`}`), "c1")
+	}
+	p := base + "http/" + host
+	if r := nativeReq("/n.m3u8", "bytes=0-"); string(r.body) != originText || len(native.requests("manifest")) != 1 {
+		t.Errorf("native root media playlist: %q, page requests %v", r.body, native.msgs)
+	}
+	wantMaster := "#EXTM3U\r\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",URI=\"" + p + "/a/i.m3u8\"\r\n#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\r\n" + p + "/v/i.m3u8\r\n"
+	if r := nativeReq("/m.m3u8", "bytes=0-"); r.status != 200 || string(r.body) != wantMaster || r.contentType != "application/vnd.apple.mpegurl" {
+		t.Errorf("native master: %d %q %q, want %q", r.status, r.contentType, r.body, wantMaster)
+	}
+	wantMedia := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"" + p + "/v/init.mp4\"\n#EXTINF:2,\n" + p + "/v/seg-1.m4s\n#EXTINF:2,\n" + origin + "/abs.m4s\n"
+	if r := nativeReq("/v/i.m3u8", "bytes=0-"); r.status != 200 || string(r.body) != wantMedia {
+		t.Errorf("native media playlist named by the master: %d %q, want %q", r.status, r.body, wantMedia)
+	}
+	opens := len(native.requests("open"))
+	if r := nativeReq("/v/seg-1.m4s", "bytes=0-"); r.status != 200 || !bytes.Equal(r.body, fileBytes) || r.contentType != "video/iso.segment" || len(native.requests("open")) != opens+1 {
+		t.Errorf("native segment: %d %q, %d bytes, page requests %v", r.status, r.contentType, len(r.body), native.msgs)
+	}
+	// Another range, or a resource no native playlist named, is not
+	// served whole from the page.
+	if r := nativeReq("/v/seg-1.m4s", "bytes=100-"); r.status != 200 || !bytes.Equal(r.body, fileBytes) || len(native.requests("open")) != opens+1 {
+		t.Errorf("native segment, range 100-: %d, %d bytes, page requests %v", r.status, len(r.body), native.msgs)
+	}
+	if r := nativeReq("/v/other.mp4", "bytes=0-"); r.status != 206 || !bytes.Equal(r.body, fileBytes) {
+		t.Errorf("progressive file of a media element: %d, %d bytes", r.status, len(r.body))
 	}
 
 	// Other media go through open and piece; HEAD is passed through.
