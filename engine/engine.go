@@ -168,7 +168,7 @@ func (e *Engine) startTracker(t *tracker) {
 		},
 		OnResponse: func(ih trackermsg.ID, interval time.Duration, complete, incomplete int) {
 			if s := e.swarm(identity.InfoHash(ih)); s != nil {
-				s.onResponse(t, interval, complete+incomplete)
+				s.onResponse(t, interval)
 			}
 		},
 		OnFailure: func(ih *trackermsg.ID, reason string) {

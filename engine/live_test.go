@@ -116,15 +116,3 @@ func TestLiveResourceErrors(t *testing.T) {
 		t.Error("LiveResource with an empty name succeeded")
 	}
 }
-
-// TestFarDeadlineWithoutPeers: a reader waiting for a piece that no peer
-// holds gets it from the origin at once, however far its deadline: holding
-// it back would only hold playback back.
-func TestFarDeadlineWithoutPeers(t *testing.T) {
-	data := swarm.Media(2 * pieceLen)
-	url := swarm.Origin(t, data)
-	e := newEngine(t, "", httpOnly)
-	_, r := join(t, e, url)
-	// checkReads fails on waitLimit (20 s), well before the deadline.
-	readAll(t, r, data, 10*time.Minute)
-}

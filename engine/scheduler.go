@@ -201,11 +201,6 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 		// the deadline comfortably.
 		urgent = timeLeft <= s.http.time(pc.size()-pc.got)+switchMargin+discoveryReserve
 	}
-	if !urgent && pc.waiters > 0 && !pc.deadline.IsZero() && !pc.r.live && !s.peersMayComeLocked(now) && !s.heldLocked(pc.r, pc.index, pc.excluded) {
-		// A reader waits for a piece no peer holds: waiting for one to get
-		// it would only hold playback back.
-		urgent = true
-	}
 	forceHTTP := s.inMinBufferLocked(pc, now)
 	if s.p2p && !forceHTTP && s.p2pActive < s.e.cfg.MaxP2PDownloads {
 		if p := s.bestPeerLocked(pc); p != nil {
@@ -223,19 +218,9 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 }
 
 // discoveringLocked reports whether the swarm is still looking for its first
-// peers: it joined recently, a tracker said there are others, and no peer has
-// told it what it holds yet. A viewer alone in its swarm, or before any
-// tracker answered, does not wait for peers: start-up is never slower than
-// plain HTTP for nothing.
+// peers: it joined recently and no peer has told it what it holds yet.
 func (s *Swarm) discoveringLocked(now time.Time) bool {
-	return s.p2p && s.othersSeen && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
-}
-
-// peersMayComeLocked reports whether, just after joining, peers may still
-// come: no tracker has answered yet, or one said there are others, and none
-// has told what it holds. A piece due later is then left to them for now.
-func (s *Swarm) peersMayComeLocked(now time.Time) bool {
-	return s.p2p && (s.othersSeen || !s.answered) && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
+	return s.p2p && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
 }
 
 // heldLocked reports whether a connected peer holds piece i of r, leaving

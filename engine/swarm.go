@@ -50,11 +50,6 @@ type Swarm struct {
 	p2pSince  time.Time
 	// heardHoldings: a peer announced what it holds since P2P started.
 	heardHoldings bool
-	// othersSeen: since P2P started, a tracker counted other peers in the
-	// swarm, or one offered to connect or connected.
-	othersSeen bool
-	// answered: a tracker answered an announce since P2P started.
-	answered bool
 	// heard is closed and replaced whenever a peer announces a resource.
 	heard chan struct{}
 	// untrusted names the live resources whose info from peers proved
@@ -128,7 +123,7 @@ func (s *Swarm) setP2P(on bool) {
 	var offers []*pendingOffer
 	if on {
 		s.p2pCtx, s.p2pCancel = context.WithCancel(s.ctx)
-		s.p2pSince, s.heardHoldings, s.othersSeen, s.answered = time.Now(), false, false, false
+		s.p2pSince, s.heardHoldings = time.Now(), false
 	} else {
 		s.p2pCancel()
 		drop, offers = s.detachAllLocked()
@@ -180,16 +175,10 @@ func (s *Swarm) trackerUp(t *tracker) {
 	s.kick()
 }
 
-// onResponse takes a tracker's answer to an announce: its interval, and the
-// number of peers it counts in the swarm, this one included.
-func (s *Swarm) onResponse(t *tracker, interval time.Duration, peers int) {
+// onResponse takes a tracker's answer to an announce: its interval.
+func (s *Swarm) onResponse(t *tracker, interval time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.answered = true
-	if peers > 1 {
-		s.othersSeen = true
-	}
-	s.kick()
 	if interval > 0 {
 		s.interval = min(max(interval, minAnnounceInterval), maxAnnounceInterval)
 	}
@@ -330,7 +319,6 @@ func (s *Swarm) onOffer(t *tracker, from, offerID trackermsg.ID, sdp string) {
 		return
 	}
 	s.connecting[from] = true
-	s.othersSeen = true
 	ctx := s.p2pCtx
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -387,7 +375,6 @@ func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
 		return
 	}
 	s.connecting[from] = true
-	s.othersSeen = true
 	ctx := s.p2pCtx
 	s.wg.Add(1)
 	s.mu.Unlock()

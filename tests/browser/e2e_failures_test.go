@@ -85,7 +85,9 @@ func TestE2EFailures(t *testing.T) {
 
 	t.Run("engine-destroyed-mid-playback", func(t *testing.T) {
 		t.Parallel()
-		u := env.mediaURL("fail-destroy", "sample.mp4")
+		// A slow origin: the player cannot have the whole file before
+		// the engine goes, as with a long film.
+		u := env.mediaURL("slow-destroy", "sample.mp4")
 		v := env.newViewer(t, "fail-destroy", "")
 		v.create(t, "video", nil)
 		if src := v.play(t, "video", u, 2, true); src != env.proxiedURL(u) {
@@ -103,7 +105,7 @@ func TestE2EFailures(t *testing.T) {
 		if s.Media.CurrentSrc != env.proxiedURL(u) {
 			t.Errorf("the player's source changed to %q", s.Media.CurrentSrc)
 		}
-		fromSW := env.origin.bytes(mark, func(r *originRec) bool { return r.who == "sw" && strings.HasPrefix(r.path, "/media/fail-destroy/") })
+		fromSW := env.origin.bytes(mark, func(r *originRec) bool { return r.who == "sw" && strings.HasPrefix(r.path, "/media/slow-destroy/") })
 		fromPage := env.origin.bytes(mark, func(r *originRec) bool { return r.who == "page:fail-destroy" })
 		t.Logf("after destroy: the origin sent %d bytes to the service worker and %d to the page; stalls %d", fromSW, fromPage, s.Media.Stalls)
 		if fromSW == 0 || fromPage != 0 {

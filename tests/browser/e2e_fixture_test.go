@@ -77,6 +77,7 @@ type e2eEnv struct {
 	origin     *originLog
 	log        *switchLog
 	signals    *mailbox
+	slow       throttle // the media under "slow-" tags
 }
 
 // mediaFile is one file the origin serves.
@@ -270,8 +271,57 @@ func (e *e2eEnv) serveMedia(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := e.origin.add(r)
 	w.Header().Set("ETag", f.etag)
-	http.ServeContent(countingWriter{w, &rec.bytes}, r, f.name, e2eModTime, bytes.NewReader(f.data))
+	var out http.ResponseWriter = countingWriter{w, &rec.bytes}
+	if strings.HasPrefix(r.PathValue("path"), "slow-") {
+		out = throttledWriter{out, &e.slow}
+	}
+	http.ServeContent(out, r, f.name, e2eModTime, bytes.NewReader(f.data))
 	rec.took.Store(int64(time.Since(rec.at)))
+}
+
+// slowRate is the rate at which the origin serves the media under tags
+// starting with "slow-", all their requests together: a narrow link that a
+// player cannot outrun, as with a long file.
+const slowRate = 512 << 10 // bytes per second
+
+// throttle spreads writes over time at slowRate, across all its writers.
+type throttle struct {
+	mu   sync.Mutex
+	next time.Time
+}
+
+// wait returns once n more bytes may go.
+func (t *throttle) wait(n int) {
+	t.mu.Lock()
+	now := time.Now()
+	if t.next.Before(now) {
+		t.next = now
+	}
+	at := t.next
+	t.next = t.next.Add(time.Duration(n) * time.Second / slowRate)
+	t.mu.Unlock()
+	time.Sleep(time.Until(at))
+}
+
+// throttledWriter writes through a throttle, 16 KiB at a time.
+type throttledWriter struct {
+	http.ResponseWriter
+	t *throttle
+}
+
+func (w throttledWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), 16<<10)
+		w.t.wait(k)
+		m, err := w.ResponseWriter.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
 }
 
 // originRec is one media request at the origin.
