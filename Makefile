@@ -71,7 +71,10 @@ test-package: package
 test-go:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm/... ./sw/...
-	$(GO) test -count=1 -timeout 20m -skip '^(TestPackageVite|TestPackageCDN|TestVideoJS)$$' ./...
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/tests/browser$$')
+	# The browser tests alone: the native swarm scenarios beside them would
+	# starve their Chromium viewers on a 2-core machine.
+	$(GO) test -count=1 -timeout 20m -skip '^(TestPackageVite|TestPackageCDN|TestVideoJS)$$' ./tests/browser
 	PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./sw/... ./wasm/... ./engine/rtc
 
 ## fuzz: each fuzz target for a short, bounded time
