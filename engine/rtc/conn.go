@@ -52,7 +52,6 @@ func newConn(cfg Config) (*conn, error) {
 	}
 	c := &conn{
 		pc:            pc,
-		plat:          newPlatform(pc),
 		highWater:     cfg.HighWater,
 		lowWater:      cfg.LowWater,
 		gatherTimeout: cfg.GatherTimeout,
@@ -62,6 +61,7 @@ func newConn(cfg Config) (*conn, error) {
 		opened:        make(chan struct{}),
 		done:          make(chan struct{}),
 	}
+	c.plat = newPlatform(pc, cfg.Label, func(m []byte) { c.q.push(m) })
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateClosed:
@@ -84,10 +84,11 @@ func (c *conn) attach(dc *webrtc.DataChannel) bool {
 
 	dc.SetBufferedAmountLowThreshold(c.lowWater)
 	dc.OnBufferedAmountLow(func() { signal(c.low) })
-	// Natively this runs in pion's read loop: a full queue holds it, which
-	// stops reading and lets SCTP throttle the sender. In js the queue is
-	// unbounded and push never blocks.
-	dc.OnMessage(func(m webrtc.DataChannelMessage) { c.q.push(m.Data) })
+	if !platformReceives {
+		// This runs in pion's read loop: a full queue holds it, which
+		// stops reading and lets SCTP throttle the sender.
+		dc.OnMessage(func(m webrtc.DataChannelMessage) { c.q.push(m.Data) })
+	}
 	dc.OnClose(func() {
 		_ = c.shutdown(fmt.Errorf("%w: data channel closed", ErrClosed), false)
 	})

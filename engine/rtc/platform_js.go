@@ -15,23 +15,41 @@ import (
 // bounds the data in flight.
 const recvQueueLimit = 0
 
+// platformReceives is true in js: the platform takes the channel's messages
+// itself. pion's js OnMessage hands each message to a goroutine of its own,
+// and goroutines do not run in the order they were started: two messages
+// arriving together could reach the queue swapped (a handshake after the
+// bitfield that followed it, a piece's frames out of order).
+const platformReceives = true
+
 // platform sets binaryType "arraybuffer" on every data channel of one
 // RTCPeerConnection: pion never sets it and Firefox defaults to Blob, which
-// pion reads by blocking on a FileReader. pion's DataChannel hides its JS
-// value, so the channels are caught where the page creates or receives them.
+// pion reads by blocking on a FileReader. It also receives the messages of
+// the first channel with the connection's label, in order, from the same
+// event that delivers them. pion's DataChannel hides its JS value, so the
+// channels are caught where the page creates or receives them.
 type platform struct {
 	pc       js.Value
+	label    string
 	listener js.Func // "datachannel" event listener
+	onMsg    js.Func // "message" event listener of the adopted channel
 
 	mu       sync.Mutex
 	channels []js.Value
+	adopted  js.Value // the channel whose messages go to push
 }
 
-func newPlatform(pc *webrtc.PeerConnection) *platform {
-	p := &platform{pc: pc.JSValue()}
+func newPlatform(pc *webrtc.PeerConnection, label string, push func([]byte)) *platform {
+	p := &platform{pc: pc.JSValue(), label: label}
 	p.listener = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) > 0 {
 			p.track(args[0].Get("channel"))
+		}
+		return nil
+	})
+	p.onMsg = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) > 0 {
+			push(messageBytes(args[0].Get("data")))
 		}
 		return nil
 	})
@@ -39,15 +57,33 @@ func newPlatform(pc *webrtc.PeerConnection) *platform {
 	return p
 }
 
-// track sets binaryType on ch and remembers it for release.
+// messageBytes copies a message's data (an ArrayBuffer, as binaryType is
+// set; a string from a peer that sends text) into Go.
+func messageBytes(data js.Value) []byte {
+	if data.Type() == js.TypeString {
+		return []byte(data.String())
+	}
+	u := js.Global().Get("Uint8Array").New(data)
+	b := make([]byte, u.Length())
+	js.CopyBytesToGo(b, u)
+	return b
+}
+
+// track sets binaryType on ch, adopts it when it is the first channel with
+// the connection's label (as conn.attach does), and remembers it for
+// release.
 func (p *platform) track(ch js.Value) {
 	if ch.Type() != js.TypeObject {
 		return
 	}
 	ch.Set("binaryType", "arraybuffer")
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.channels = append(p.channels, ch)
-	p.mu.Unlock()
+	if p.adopted.IsUndefined() && ch.Get("label").String() == p.label {
+		p.adopted = ch
+		ch.Call("addEventListener", "message", p.onMsg)
+	}
 }
 
 // createDataChannel creates the offerer's data channel through pion while a
@@ -106,4 +142,11 @@ func (p *platform) release() {
 	}
 	p.pc.Call("removeEventListener", "datachannel", p.listener)
 	p.listener.Release()
+	p.mu.Lock()
+	adopted := p.adopted
+	p.mu.Unlock()
+	if !adopted.IsUndefined() {
+		adopted.Call("removeEventListener", "message", p.onMsg)
+	}
+	p.onMsg.Release()
 }

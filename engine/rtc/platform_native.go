@@ -13,7 +13,11 @@ const recvQueueLimit = 1 << 20
 // there is nothing to hold.
 type platform struct{}
 
-func newPlatform(*webrtc.PeerConnection) *platform { return &platform{} }
+// platformReceives is false natively: messages come through pion's
+// OnMessage, in order, from its read loop.
+const platformReceives = false
+
+func newPlatform(*webrtc.PeerConnection, string, func([]byte)) *platform { return &platform{} }
 
 // createDataChannel creates the offerer's data channel.
 func (*platform) createDataChannel(pc *webrtc.PeerConnection, label string, init *webrtc.DataChannelInit) (*webrtc.DataChannel, error) {
