@@ -177,5 +177,65 @@
     }
   }
 
-  window.StreamingDemo = {start};
+  // hlsjs attaches hls.js to the page's video: the attach of start for the
+  // hls.js pages (HLS VOD and live). Its segment loader records each segment,
+  // the renditions are numbered by bandwidth, and errors go to the panel.
+  function hlsjs(src, ctx) {
+    const p = ctx.params;
+    if (!window.Hls || !Hls.isSupported()) {
+      throw new Error('hls.js did not load (run "npm ci" in examples/) or this browser lacks Media Source Extensions');
+    }
+    const config = {lowLatencyMode: false};
+    if (p.buffer !== null) {
+      config.maxBufferLength = p.buffer;
+      config.maxMaxBufferLength = p.buffer;
+    }
+    // The renditions by bandwidth, lowest first, with hls.js's own indexes.
+    let order = [];
+    const mine = (hlsIndex) => order.findIndex((l) => l.i === hlsIndex);
+    // The segment loader records each segment's bytes as hls.js receives
+    // them, before its demuxer takes (transfers) the buffer.
+    config.fLoader = class extends Hls.DefaultConfig.loader {
+      load(context, loadConfig, callbacks) {
+        const f = context.frag;
+        super.load(context, loadConfig, Object.assign({}, callbacks, {
+          onSuccess(response, stats, c, details) {
+            if (f) ctx.record({url: f.url, type: f.type, level: f.type === 'main' ? mine(f.level) : f.level, sn: f.sn}, response.data);
+            return callbacks.onSuccess(response, stats, c, details);
+          },
+        }));
+      }
+    };
+    const hls = new Hls(config);
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      order = hls.levels.map((l, i) => ({i, height: l.height, bandwidth: l.bitrate}))
+        .sort((a, b) => a.bandwidth - b.bandwidth);
+      ctx.setLevels(order.map((l) => ({height: l.height, bandwidth: l.bandwidth})));
+      if (p.level !== null && order[p.level]) hls.currentLevel = order[p.level].i;
+      ctx.play();
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => ctx.setLevel(mine(d.level)));
+    hls.on(Hls.Events.ERROR, (_, d) => {
+      const r = d.response || {};
+      ctx.playerError({
+        fatal: !!d.fatal,
+        type: String(d.type || ''),
+        details: String(d.details || ''),
+        url: (d.frag && d.frag.url) || d.url || (d.context && d.context.url) || '',
+        status: typeof r.code === 'number' ? r.code : 0,
+        message: d.error ? String(d.error.message || d.error) : String(d.reason || ''),
+      });
+    });
+    hls.loadSource(src);
+    hls.attachMedia(ctx.video);
+    return {
+      switchLevel(n) {
+        if (!order[n]) return false;
+        hls.nextLevel = order[n].i; // from the next segment on; ABR stays off
+        return true;
+      },
+    };
+  }
+
+  window.StreamingDemo = {start, hlsjs};
 })();
