@@ -29,6 +29,7 @@ type Engine struct {
 	log    *slog.Logger
 	ev     *emitter
 	cnt    counters
+	pool   offerPool
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -64,6 +65,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.ev = newEmitter(cfg.OnEvent)
+	e.pool.e = e
 	e.ev.emit(Event{Kind: EventPeerID, PeerID: e.peerID.String()})
 	cfg.Store.OnEvict(e.onEvict)
 	e.wg.Add(1)
@@ -130,6 +132,11 @@ func (e *Engine) SetP2PEnabled(on bool) error {
 			c.Close()
 		}
 	}
+	if on {
+		e.pool.start()
+	} else {
+		e.pool.stop()
+	}
 	for _, s := range swarms {
 		s.setP2P(on)
 	}
@@ -168,7 +175,7 @@ func (e *Engine) startTracker(t *tracker) {
 		},
 		OnResponse: func(ih trackermsg.ID, interval time.Duration, complete, incomplete int) {
 			if s := e.swarm(identity.InfoHash(ih)); s != nil {
-				s.onResponse(t, interval)
+				s.onResponse(t, interval, complete, incomplete)
 			}
 		},
 		OnFailure: func(ih *trackermsg.ID, reason string) {
@@ -346,6 +353,7 @@ func (e *Engine) Close() error {
 	e.closed = true
 	swarms := e.swarmList()
 	e.mu.Unlock()
+	e.pool.stop()
 	for _, s := range swarms {
 		s.close() // announces "stopped" on the trackers still connected
 	}

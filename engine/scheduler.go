@@ -198,14 +198,24 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedLocked(pc.r.name)) {
 		// Peers may connect any moment, or the peer elected for this live
 		// segment will have it soon: wait for them while HTTP can still make
-		// the deadline comfortably.
-		urgent = timeLeft <= s.http.time(pc.size()-pc.got)+switchMargin+discoveryReserve
+		// the deadline comfortably; when the trackers said that others are
+		// there, or a connection is being set up, to the last safe moment.
+		reserve := discoveryReserve
+		if s.othersExpectedLocked() {
+			reserve = 0
+		}
+		urgent = timeLeft <= s.http.time(pc.size()-pc.got)+switchMargin+reserve
 	}
 	forceHTTP := s.inMinBufferLocked(pc, now)
 	if s.p2p && !forceHTTP && s.p2pActive < s.e.cfg.MaxP2PDownloads {
 		if p := s.bestPeerLocked(pc); p != nil {
+			// Safe: the peer is expected in time with HTTP's time to
+			// spare, or at least in time while HTTP could still take over
+			// (a late peer download moves to HTTP, keeping its bytes).
 			remaining := pc.size() - pc.got
-			safe := !urgent || now.Add(p.estimate(remaining, now, nil)).Before(pc.deadline.Add(-s.http.time(remaining)-switchMargin))
+			done, httpTime := now.Add(p.estimate(remaining, now, nil)), s.http.time(remaining)
+			safe := !urgent || done.Before(pc.deadline.Add(-httpTime-switchMargin)) ||
+				timeLeft > httpTime+switchMargin && done.Before(pc.deadline.Add(-switchMargin))
 			if safe {
 				s.startP2PLocked(pc, p, now)
 				return
@@ -218,9 +228,20 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 }
 
 // discoveringLocked reports whether the swarm is still looking for its first
-// peers: it joined recently and no peer has told it what it holds yet.
+// peers: it joined recently, no peer has told it what it holds yet, and
+// the trackers have not said that it is alone (then nobody can give it
+// anything before it fetches it: it goes to HTTP at once).
 func (s *Swarm) discoveringLocked(now time.Time) bool {
-	return s.p2p && !s.heardHoldings && now.Sub(s.p2pSince) < discoveryWindow
+	if !s.p2p || s.heardHoldings || now.Sub(s.p2pSince) >= discoveryWindow {
+		return false
+	}
+	return !s.answered || s.others > 0 || len(s.peers)+len(s.connecting) > 0
+}
+
+// othersExpectedLocked reports whether peers should show up soon: a
+// tracker counted other peers, or a connection is being set up.
+func (s *Swarm) othersExpectedLocked() bool {
+	return s.answered && s.others > 0 || len(s.connecting) > 0
 }
 
 // heldLocked reports whether a connected peer holds piece i of r, leaving

@@ -50,6 +50,10 @@ type Swarm struct {
 	p2pSince  time.Time
 	// heardHoldings: a peer announced what it holds since P2P started.
 	heardHoldings bool
+	// answered: a tracker answered an announce since P2P started; others
+	// is the most peers besides this one that an answer counted.
+	answered bool
+	others   int
 	// heard is closed and replaced whenever a peer announces a resource.
 	heard chan struct{}
 	// untrusted names the live resources whose info from peers proved
@@ -60,6 +64,9 @@ type Swarm struct {
 	offers     map[trackermsg.ID]*pendingOffer
 	banned     map[trackermsg.ID]time.Time
 	started    map[*tracker]bool
+	// offered: an announce with offers went to the tracker since it
+	// started.
+	offered    map[*tracker]bool
 	nextAnn    map[*tracker]time.Time
 	interval   time.Duration
 	resources  map[string]*Resource
@@ -82,6 +89,7 @@ func newSwarm(e *Engine, id identity.Swarm) *Swarm {
 		offers:     map[trackermsg.ID]*pendingOffer{},
 		banned:     map[trackermsg.ID]time.Time{},
 		started:    map[*tracker]bool{},
+		offered:    map[*tracker]bool{},
 		nextAnn:    map[*tracker]time.Time{},
 		interval:   2 * time.Minute,
 		resources:  map[string]*Resource{},
@@ -124,6 +132,7 @@ func (s *Swarm) setP2P(on bool) {
 	if on {
 		s.p2pCtx, s.p2pCancel = context.WithCancel(s.ctx)
 		s.p2pSince, s.heardHoldings = time.Now(), false
+		s.answered, s.others = false, 0
 	} else {
 		s.p2pCancel()
 		drop, offers = s.detachAllLocked()
@@ -158,6 +167,7 @@ func (s *Swarm) detachAllLocked() ([]*peer, []*pendingOffer) {
 		delete(s.offers, id)
 	}
 	s.started = map[*tracker]bool{}
+	s.offered = map[*tracker]bool{}
 	s.nextAnn = map[*tracker]time.Time{}
 	return drop, offers
 }
@@ -170,17 +180,35 @@ func (s *Swarm) trackerUp(t *tracker) {
 		return
 	}
 	delete(s.started, t)
+	delete(s.offered, t)
 	s.nextAnn[t] = time.Now()
 	s.mu.Unlock()
 	s.kick()
 }
 
-// onResponse takes a tracker's answer to an announce: its interval.
-func (s *Swarm) onResponse(t *tracker, interval time.Duration) {
+// onResponse takes a tracker's answer to an announce: its interval, and
+// how many peers the swarm has there (this one included). The first
+// announce to a tracker carries no offers, so that this answer comes at
+// once: when it counts other peers, the announce with offers follows
+// right away; when it counts none, they will connect to this peer.
+func (s *Swarm) onResponse(t *tracker, interval time.Duration, complete, incomplete int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if interval > 0 {
 		s.interval = min(max(interval, minAnnounceInterval), maxAnnounceInterval)
+	}
+	if !s.p2p || !s.started[t] {
+		return
+	}
+	others := max(complete+incomplete-1, 0)
+	if complete < 0 || incomplete < 0 {
+		others = 1 // not said: there may be some
+	}
+	s.answered, s.others = true, max(s.others, others)
+	if others > 0 && !s.offered[t] {
+		s.offered[t] = true
+		s.nextAnn[t] = time.Now()
+		s.kick()
 	}
 }
 
@@ -195,12 +223,16 @@ func (s *Swarm) announceDueLocked(now time.Time) {
 		}
 		s.nextAnn[t] = now.Add(s.interval)
 		event := ""
-		if !s.started[t] {
-			event = trackermsg.EventStarted
-			s.started[t] = true
-		}
 		want := s.e.cfg.MaxPeers - len(s.peers) - len(s.connecting)
 		n := min(s.e.cfg.MaxOffers, max(want, 0))
+		if !s.started[t] {
+			// The first announce only asks how many peers there are
+			// (onResponse): offers take a browser a few hundred ms.
+			event, n = trackermsg.EventStarted, 0
+			s.started[t] = true
+		} else if n > 0 {
+			s.offered[t] = true
+		}
 		ctx := s.p2pCtx
 		s.wg.Add(1)
 		go func() {
@@ -261,6 +293,14 @@ func (s *Swarm) makeOffers(ctx context.Context, n int) []trackermsg.Offer {
 	results := make(chan made, n)
 	for range n {
 		go func() {
+			var id trackermsg.ID
+			for i := range id {
+				id[i] = byte(rand.Uint32())
+			}
+			if o := s.e.pool.take(); o != nil {
+				results <- made{id, o}
+				return
+			}
 			octx, cancel := context.WithTimeout(ctx, connectTimeout)
 			defer cancel()
 			o, err := conn.Offer(octx)
@@ -270,10 +310,6 @@ func (s *Swarm) makeOffers(ctx context.Context, n int) []trackermsg.Offer {
 				}
 				results <- made{}
 				return
-			}
-			var id trackermsg.ID
-			for i := range id {
-				id[i] = byte(rand.Uint32())
 			}
 			results <- made{id, o}
 		}()

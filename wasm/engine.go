@@ -159,6 +159,12 @@ func (w *wasmEngine) object() js.Value {
 		w.destroy()
 		return nil
 	})
+	method("prepare", func(args []js.Value) any {
+		if len(args) > 0 && args[0].Type() == js.TypeString {
+			w.prepare(args[0].String())
+		}
+		return nil
+	})
 	method("peerId", func([]js.Value) any { return w.e.PeerID() })
 	method("stats", func([]js.Value) any { return statsObject(w.e.Stats()) })
 	return o
@@ -331,6 +337,13 @@ func (w *wasmEngine) mediaResource(url string, ref mediaRef) (*engine.Swarm, str
 	return s, ref.seg.Name, err
 }
 
+// isManifestURL reports whether a URL's path names an HLS playlist or a
+// DASH MPD (as the service worker tells them apart).
+func isManifestURL(u string) bool {
+	n := strings.ToLower(fileName(u))
+	return strings.HasSuffix(n, ".m3u8") || strings.HasSuffix(n, ".mpd")
+}
+
 // fileName returns the last element of a URL's path.
 func fileName(u string) string {
 	if i := strings.IndexAny(u, "?#"); i >= 0 {
@@ -392,6 +405,16 @@ func (w *wasmEngine) open(c *openCall, url string) {
 		c.err = err
 		w.forget(url, c)
 	}
+}
+
+// prepare opens the resource of a URL the site is about to play
+// (getProxiedUrl), so that its swarm asks the trackers for peers before the
+// player's first request. Manifests are left to the player.
+func (w *wasmEngine) prepare(url string) {
+	if isManifestURL(url) {
+		return
+	}
+	go w.resource(w.ctx, url) //nolint:errcheck // errors surface on use
 }
 
 // liveInfoWait is how long a peer that is not elected to fetch a live

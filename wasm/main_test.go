@@ -56,6 +56,10 @@ func TestDeadline(t *testing.T) {
 	double.rate = 2
 	stale := playing
 	stale.at = now.Add(-500 * time.Millisecond)
+	starting := playing // play() called, no frame yet
+	starting.t, starting.ready = 0, 1
+	started := starting
+	started.ready = 3
 	tests := []struct {
 		name  string
 		st    playState
@@ -72,6 +76,9 @@ func TestDeadline(t *testing.T) {
 		{"playing: extrapolated", stale, url, 15 << 20, 4500 * time.Millisecond},
 		{"paused at the playhead", paused, url, 10 << 20, startupSlack},
 		{"paused: 3 MiB ahead", paused, url, 13 << 20, startupSlack + 3*time.Second},
+		{"starting: first piece", starting, url, 0, startupSlack},
+		{"starting: 2 MiB ahead", starting, url, 2 << 20, startupSlack + 2*time.Second},
+		{"enough data at 0: playing", started, url, 2 << 20, 2 * time.Second},
 	}
 	for _, tt := range tests {
 		wt := &watcher{state: tt.st}

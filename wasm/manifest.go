@@ -112,11 +112,53 @@ func (w *wasmEngine) loadManifest(ctx context.Context, url, proxyBase string) (m
 	for _, s := range w.segs.record(m, time.Now()) {
 		w.prefetchLive(s.URL)
 	}
+	w.joinRenditions(m)
 	ct := typeHLS
 	if m.Kind == manifest.DASH {
 		ct = typeDASH
 	}
 	return manifestReply{text: string(out), contentType: ct}, nil
+}
+
+// maxEarlyJoins bounds the swarms one manifest makes the engine join.
+const maxEarlyJoins = 8
+
+// joinRenditions joins the swarms of the renditions a manifest lists, as
+// soon as it is read: by the time the player asks for a first segment, the
+// trackers have said whether other peers hold it, and connections to them
+// are under way (the scheduler waits for them rather than fetch it over
+// HTTP, DESIGN.md "Scheduling"). Subtitles are left out.
+func (w *wasmEngine) joinRenditions(m *manifest.Manifest) {
+	type join struct {
+		url string
+		ref mediaRef
+	}
+	var joins []join
+	seen := make(map[string]bool)
+	add := func(channel, url string, ref mediaRef) {
+		if channel != "" && !seen[channel] && len(joins) < maxEarlyJoins {
+			seen[channel] = true
+			joins = append(joins, join{url, ref})
+		}
+	}
+	if m.Kind == manifest.HLSMaster {
+		for _, r := range m.Renditions {
+			if r.Type != "subtitles" {
+				ref := mediaRef{kind: kindSegment, seg: manifest.Segment{Channel: r.Channel}, root: m.URL, rendition: r.ID}
+				add(r.Channel, r.URL, ref)
+			}
+		}
+	}
+	for _, s := range m.Segments {
+		if ref := w.segs.lookup(s.URL); ref.kind != kindUnknown {
+			add(s.Channel, s.URL, ref)
+		}
+	}
+	for _, j := range joins {
+		if _, _, err := w.mediaResource(j.url, j.ref); err != nil && !errors.Is(err, errLiveFile) {
+			w.log.Debug("joining a rendition's swarm", "manifest", m.URL, "err", err)
+		}
+	}
 }
 
 // prefetchLive opens a live segment ahead of the player, in the background

@@ -42,12 +42,18 @@ type playState struct {
 	t, dur   float64 // currentTime and duration in seconds
 	rate     float64 // playbackRate
 	paused   bool
+	ready    int // readyState
 	at       time.Time
 	hasTimes bool // dur is finite and positive
 }
 
-// playing reports whether the element moves through its media.
-func (st playState) playing() bool { return !st.paused && st.rate > 0 }
+// playing reports whether the element moves through its media: it is not
+// paused, and it has enough data to move on (HAVE_FUTURE_DATA) or has
+// moved already. Before its first frames it is starting, not playing: its
+// first segments are due a little later (startupSlack) rather than now.
+func (st playState) playing() bool {
+	return !st.paused && st.rate > 0 && (st.ready >= 3 || st.t > 0)
+}
 
 // watcher reads the page's media element every watchInterval and tells the
 // engine where playback is. The interval callback only reads the element
@@ -124,6 +130,7 @@ func (wt *watcher) read() {
 			dur:    jsutil.Number(el, "duration", 0),
 			rate:   jsutil.Number(el, "playbackRate", 1),
 			paused: jsutil.Bool(el, "paused", true),
+			ready:  int(jsutil.Number(el, "readyState", 0)),
 			at:     time.Now(),
 		}
 		st.hasTimes = st.dur > 0 && !math.IsInf(st.dur, 0)

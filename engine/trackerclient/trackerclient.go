@@ -100,7 +100,7 @@ type Events struct {
 	OnAnswer func(infoHash, fromPeer, offerID trackermsg.ID, sdp string)
 	// OnResponse delivers the tracker's reply to an announce of infoHash: the
 	// interval it asks for between announces and the swarm's seeder
-	// (complete) and leecher (incomplete) counts.
+	// (complete) and leecher (incomplete) counts, -1 where it gave none.
 	OnResponse func(infoHash trackermsg.ID, interval time.Duration, complete, incomplete int)
 	// OnFailure delivers a "failure reason" from the tracker; infoHash is the
 	// swarm it concerns, or nil when the tracker did not say.
@@ -606,7 +606,7 @@ func (c *Client) emitConnect(connected bool, err error) {
 
 func deref(p *int) int {
 	if p == nil {
-		return 0
+		return -1
 	}
 	return *p
 }

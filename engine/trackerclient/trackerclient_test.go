@@ -544,7 +544,7 @@ func TestEvents(t *testing.T) {
 		{
 			name: "response with warning and no counts",
 			msg:  encode(t, &trackermsg.Message{Action: "announce", InfoHash: &ih, Interval: ptr(0), WarningMessage: "slow down"}),
-			want: responseEvent{ih, 0, 0, 0},
+			want: responseEvent{ih, 0, -1, -1},
 		},
 		{
 			name: "relayed offer",
@@ -642,7 +642,7 @@ func TestDropsWhatItCannotUse(t *testing.T) {
 		{"one byte over the limit", websocket.MessageText, response(trackermsg.MaxMessageSize + 1)},
 		{"oversize", websocket.MessageText, response(1 << 20)},
 	}
-	valid := encode(t, &trackermsg.Message{Action: "announce", InfoHash: &peer, Interval: new(int), Complete: new(int)})
+	valid := encode(t, &trackermsg.Message{Action: "announce", InfoHash: &peer, Interval: new(int), Complete: new(int), Incomplete: new(int)})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			write(t, conn, tc.typ, tc.msg)

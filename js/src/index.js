@@ -7,7 +7,7 @@ import { VERSION, PROTOCOL_VERSION } from './version.js';
 import { Emitter } from './emitter.js';
 import { dispatch, exceptionPayload } from './events.js';
 import { LOG_LEVELS, normalizeOptions, toWasmConfig, isMobileDevice } from './options.js';
-import { proxyBase, proxiedUrl, assetBase } from './url.js';
+import { proxyBase, proxiedUrl, isProxied, assetBase } from './url.js';
 import { isSupported, isWebRTCSupported, isServiceWorkerSupported } from './support.js';
 import { loadWasm } from './loader.js';
 import { register, waitForControl, ourController, withTimeout, portAck } from './serviceworker.js';
@@ -103,7 +103,19 @@ export class P2PEngineMedia {
       }
       if (this._destroyed || !this._p2pEnabled || !this._engine || this._ports.length === 0) return original;
       if (!ourController(this._swUrl)) return original;
-      return proxiedUrl(original, this._proxyBase, location.href) || original;
+      const proxied = proxiedUrl(original, this._proxyBase, location.href);
+      if (!proxied) return original;
+      // The engine looks for peers of it before the player asks.
+      const u = new URL(original, location.href);
+      u.hash = '';
+      if (!isProxied(u.pathname)) {
+        try {
+          this._engine.prepare(u.href);
+        } catch (err) {
+          this._log.error('prepare:', err);
+        }
+      }
+      return proxied;
     } catch (_) {
       return original;
     }

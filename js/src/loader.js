@@ -8,6 +8,7 @@
  * @property {() => void} enableP2P
  * @property {() => void} disableP2P
  * @property {() => void} restartP2P
+ * @property {(url: string) => void} prepare
  * @property {() => void} destroy
  * @property {() => string} peerId
  * @property {() => {totalHTTPDownloaded: number, totalP2PDownloaded: number, totalP2PUploaded: number, p2pDownloadSpeed: number}} stats

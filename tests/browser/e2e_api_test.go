@@ -213,8 +213,33 @@ func TestE2EAPI(t *testing.T) {
 		}
 		idC := c.waitFor(t, "peerId", 10*time.Second, func(s snapshot) bool { return s.PeerID != "" }).PeerID
 
+		// meetC makes D join the swarm of u and waits until C is D's peer
+		// there. The engine joins a URL's swarm on its first request for
+		// the URL: a player started at once may take the whole file over
+		// HTTP while D still connects to C (under load, that can take
+		// longer than the file), and no byte would come from C. One byte
+		// of the file joins the swarm (the engine gets the first piece,
+		// from C or over HTTP, and nothing more while no element plays the
+		// URL); the rest of the file is then C's to give.
+		meetC := func(d *viewer, u, what string) {
+			t.Helper()
+			ch, err := identity.ChannelID(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fetch := "fetch(" + jsArg(env.proxiedURL(u)) + ", {headers: {range: 'bytes=0-0'}, cache: 'no-store'}).then((r) => r.arrayBuffer()).then((b) => b.byteLength)"
+			if n := eval[int](t, d, 20*time.Second, fetch); n != 1 {
+				t.Fatalf("%s: the first byte of %s came as %d bytes", d.label, u, n)
+			}
+			eval[any](t, d, 31*time.Second, fmt.Sprintf("e2e.waitPeers((l) => l.some((p) => p.id === %s && p.swarm === %s), 30000, %s)", jsArg(idC), jsArg(ch), jsArg(what)))
+		}
+
 		d := env.newViewer(t, "api-D", "")
 		d.create(t, "video", nil)
+		if got := eval[string](t, d, 20*time.Second, "e2e.proxied("+jsArg(urls[0])+")"); got != env.proxiedURL(urls[0]) {
+			t.Fatalf("D: getProxiedUrl = %q, want %q", got, env.proxiedURL(urls[0]))
+		}
+		meetC(d, urls[0], "C in the swarm of "+urls[0])
 		d.play(t, "video", urls[0], 2, true)
 		sd := d.waitFor(t, "bytes from C", 20*time.Second, func(s snapshot) bool { return s.stats().P2P > 0 })
 		idD := sd.PeerID
@@ -249,8 +274,10 @@ func TestE2EAPI(t *testing.T) {
 		if got := eval[string](t, d, 5*time.Second, "e2e.proxied("+jsArg(urls[2])+")"); got != env.proxiedURL(urls[2]) {
 			t.Errorf("getProxiedUrl after disableP2P and restartP2p = %q, want the proxied URL: P2P runs again", got)
 		}
+		meetC(d, urls[2], "C in the swarm of "+urls[2]+" after restartP2p")
 		d.play(t, "video", env.proxiedURL(urls[2]), 2, false)
-		d.waitFor(t, "bytes from C after restartP2p", 20*time.Second, func(s snapshot) bool { return s.stats().P2P > after.P2P })
+		sd = d.waitFor(t, "bytes from C after restartP2p", 20*time.Second, func(s snapshot) bool { return s.stats().P2P > after.P2P })
+		t.Logf("D after restartP2p, with bytes from peers again: %+v", sd.stats())
 
 		// disableP2P then enableP2P: the peers come back too.
 		eval[callResult](t, d, 5*time.Second, "e2e.call('disableP2P')")

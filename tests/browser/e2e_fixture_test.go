@@ -40,8 +40,14 @@ import (
 // namespace, one server and one browser (e2eSetup); each viewer is a browser
 // context of its own. TestMain tears the fixture down after the run.
 
-// e2eNetName is the network namespace of the end-to-end tests.
-const e2eNetName = "p2pt-e2e"
+// e2eNetName is the network namespace of the end-to-end tests;
+// P2PT_NETNS names another, so that two runs can share a machine.
+func e2eNetName() string {
+	if n := os.Getenv("P2PT_NETNS"); n != "" {
+		return n
+	}
+	return "p2pt-e2e"
+}
 
 // e2eGenSize is the size of the generated file of the data channel
 // benchmark (/media/<tag>/gen16.bin).
@@ -167,7 +173,7 @@ func newE2EEnv(dist string) (env *e2eEnv, err error) {
 			err = errors.Join(err, e.close())
 		}
 	}()
-	if e.n, err = netns.Setup(e2eNetName); err != nil {
+	if e.n, err = netns.Setup(e2eNetName()); err != nil {
 		return nil, err
 	}
 	l, err := e.n.Listen("tcp4", net.JoinHostPort(e.n.Addr(), "0"))
