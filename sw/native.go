@@ -10,6 +10,7 @@ import (
 	"syscall/js"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 )
 
 // Native HLS (docs/browser-runtime.md, "Manifests"): Chromium's own HLS
@@ -81,7 +82,7 @@ func fromMediaElement(req js.Value) bool {
 }
 
 // isHLS reports whether the original URL u names an HLS playlist.
-func isHLS(u string) bool { return manifestType(u) == "application/vnd.apple.mpegurl" }
+func isHLS(u string) bool { return mediaurl.ManifestType(u) == mediaurl.TypeHLS }
 
 // absolutize returns the playlist text with every relative URI (URI lines
 // and URI="…" attributes) resolved against base, and the proxied URLs it

@@ -2,7 +2,11 @@
 
 package main
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
+)
 
 // marker is what the path of a proxied URL contains before the original
 // scheme (docs/browser-runtime.md, "Proxied URLs").
@@ -76,23 +80,7 @@ func proxyBase(u string) (string, bool) {
 // isManifest reports whether the original URL u names an HLS playlist or a
 // DASH MPD: its path ends with .m3u8 or .mpd, in any case.
 func isManifest(u string) bool {
-	return manifestType(u) != ""
-}
-
-// manifestType returns the media type of the manifest at the URL u, or ""
-// when its path names no manifest.
-func manifestType(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
-	}
-	n := len(u)
-	switch {
-	case n >= 5 && strings.EqualFold(u[n-5:], ".m3u8"):
-		return "application/vnd.apple.mpegurl"
-	case n >= 4 && strings.EqualFold(u[n-4:], ".mpd"):
-		return "application/dash+xml"
-	}
-	return ""
+	return mediaurl.ManifestType(u) != ""
 }
 
 // contentType guesses the media type of the resource at the URL u from the

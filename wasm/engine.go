@@ -15,6 +15,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/rtc"
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/wasm/cachestore"
 	"github.com/p2pmedia/p2pmedia/wasm/jsfetch"
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
@@ -337,13 +338,6 @@ func (w *wasmEngine) mediaResource(url string, ref mediaRef) (*engine.Swarm, str
 	return s, ref.seg.Name, err
 }
 
-// isManifestURL reports whether a URL's path names an HLS playlist or a
-// DASH MPD (as the service worker tells them apart).
-func isManifestURL(u string) bool {
-	n := strings.ToLower(fileName(u))
-	return strings.HasSuffix(n, ".m3u8") || strings.HasSuffix(n, ".mpd")
-}
-
 // fileName returns the last element of a URL's path.
 func fileName(u string) string {
 	if i := strings.IndexAny(u, "?#"); i >= 0 {
@@ -411,7 +405,7 @@ func (w *wasmEngine) open(c *openCall, url string) {
 // (getProxiedUrl), so that its swarm asks the trackers for peers before the
 // player's first request. Manifests are left to the player.
 func (w *wasmEngine) prepare(url string) {
-	if isManifestURL(url) {
+	if mediaurl.ManifestType(url) != "" {
 		return
 	}
 	go w.resource(w.ctx, url) //nolint:errcheck // errors surface on use

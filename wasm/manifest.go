@@ -13,6 +13,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/manifest"
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
 )
 
@@ -31,12 +32,6 @@ const (
 // codeManifest is the exception code of a manifest the page could not
 // parse or rewrite (an origin that fails the request is engine.CodeHTTP).
 const codeManifest = "MANIFEST_EXPT"
-
-// The media types of the rewritten manifests.
-const (
-	typeHLS  = "application/vnd.apple.mpegurl"
-	typeDASH = "application/dash+xml"
-)
 
 // manifestReply is what the manifest op answers.
 type manifestReply struct {
@@ -113,9 +108,9 @@ func (w *wasmEngine) loadManifest(ctx context.Context, url, proxyBase string) (m
 		w.prefetchLive(s.URL)
 	}
 	w.joinRenditions(m)
-	ct := typeHLS
+	ct := mediaurl.TypeHLS
 	if m.Kind == manifest.DASH {
-		ct = typeDASH
+		ct = mediaurl.TypeDASH
 	}
 	return manifestReply{text: string(out), contentType: ct}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
 )
 
@@ -218,7 +219,7 @@ func TestManifestOp(t *testing.T) {
 
 	r := tp.ask(map[string]any{"op": "manifest", "url": o.base + "/v/master.m3u8", "proxyBase": proxyBase})
 	text := r.Get("text").String()
-	if !r.Get("ok").Bool() || r.Get("contentType").String() != typeHLS ||
+	if !r.Get("ok").Bool() || r.Get("contentType").String() != mediaurl.TypeHLS ||
 		!strings.Contains(text, "\nv360/index.m3u8\n") || !strings.Contains(text, `URI="audio/en.m3u8"`) ||
 		!strings.Contains(text, "\n"+proxyBase+"http/"+origin+"/v/v720/index.m3u8?token=abc\n") {
 		t.Fatalf("master: %s", stringify(r))
@@ -258,7 +259,7 @@ func TestManifestOp(t *testing.T) {
 
 	// DASH: one swarm per Representation.
 	r = tp.ask(map[string]any{"op": "manifest", "url": o.base + "/d/stream.mpd", "proxyBase": proxyBase})
-	if !r.Get("ok").Bool() || r.Get("contentType").String() != typeDASH || !strings.Contains(r.Get("text").String(), "<MPD") {
+	if !r.Get("ok").Bool() || r.Get("contentType").String() != mediaurl.TypeDASH || !strings.Contains(r.Get("text").String(), "<MPD") {
 		t.Fatalf("MPD: %s", stringify(r))
 	}
 	chunk := o.base + "/d/chunk-v2-3.m4s"
