@@ -350,10 +350,25 @@ func fileName(u string) string {
 // knew of the URL when it was opened, opening it (learning its size and
 // validators) on first use. Concurrent callers share one opening.
 func (w *wasmEngine) resource(ctx context.Context, url string) (*engine.Resource, mediaRef, error) {
-	w.mu.Lock()
-	if w.destroyed {
-		w.mu.Unlock()
+	c := w.opening(url)
+	if c == nil {
 		return nil, mediaRef{}, errDestroyed
+	}
+	select {
+	case <-c.done:
+		return c.r, c.ref, c.err
+	case <-ctx.Done():
+		return nil, mediaRef{}, context.Cause(ctx)
+	}
+}
+
+// opening returns the opening of url's resource, starting it on first
+// use; nil once the engine is destroyed.
+func (w *wasmEngine) opening(url string) *openCall {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.destroyed {
+		return nil
 	}
 	c, ok := w.res[url]
 	if !ok {
@@ -367,13 +382,7 @@ func (w *wasmEngine) resource(ctx context.Context, url string) (*engine.Resource
 		}
 		go w.open(c, url)
 	}
-	w.mu.Unlock()
-	select {
-	case <-c.done:
-		return c.r, c.ref, c.err
-	case <-ctx.Done():
-		return nil, mediaRef{}, context.Cause(ctx)
-	}
+	return c
 }
 
 // open opens the resource of c, on the engine's context rather than the
@@ -405,10 +414,9 @@ func (w *wasmEngine) open(c *openCall, url string) {
 // (getProxiedUrl), so that its swarm asks the trackers for peers before the
 // player's first request. Manifests are left to the player.
 func (w *wasmEngine) prepare(url string) {
-	if mediaurl.ManifestType(url) != "" {
-		return
+	if mediaurl.ManifestType(url) == "" {
+		w.opening(url) // errors surface on use
 	}
-	go w.resource(w.ctx, url) //nolint:errcheck // errors surface on use
 }
 
 // liveInfoWait is how long a peer that is not elected to fetch a live

@@ -124,34 +124,29 @@ const maxEarlyJoins = 8
 // are under way (the scheduler waits for them rather than fetch it over
 // HTTP, DESIGN.md "Scheduling"). Subtitles are left out.
 func (w *wasmEngine) joinRenditions(m *manifest.Manifest) {
-	type join struct {
-		url string
-		ref mediaRef
-	}
-	var joins []join
-	seen := make(map[string]bool)
-	add := func(channel, url string, ref mediaRef) {
-		if channel != "" && !seen[channel] && len(joins) < maxEarlyJoins {
-			seen[channel] = true
-			joins = append(joins, join{url, ref})
+	joined := make(map[string]bool)
+	join := func(channel, url string, ref mediaRef) {
+		if channel == "" || joined[channel] || len(joined) >= maxEarlyJoins {
+			return
+		}
+		joined[channel] = true
+		if _, _, err := w.mediaResource(url, ref); err != nil && !errors.Is(err, errLiveFile) {
+			w.log.Debug("joining a rendition's swarm", "manifest", m.URL, "err", err)
 		}
 	}
 	if m.Kind == manifest.HLSMaster {
 		for _, r := range m.Renditions {
 			if r.Type != "subtitles" {
-				ref := mediaRef{kind: kindSegment, seg: manifest.Segment{Channel: r.Channel}, root: m.URL, rendition: r.ID}
-				add(r.Channel, r.URL, ref)
+				join(r.Channel, r.URL, mediaRef{kind: kindSegment, seg: manifest.Segment{Channel: r.Channel}, root: m.URL, rendition: r.ID})
 			}
 		}
 	}
 	for _, s := range m.Segments {
-		if ref := w.segs.lookup(s.URL); ref.kind != kindUnknown {
-			add(s.Channel, s.URL, ref)
+		if joined[s.Channel] {
+			continue // one lookup per channel, not per segment
 		}
-	}
-	for _, j := range joins {
-		if _, _, err := w.mediaResource(j.url, j.ref); err != nil && !errors.Is(err, errLiveFile) {
-			w.log.Debug("joining a rendition's swarm", "manifest", m.URL, "err", err)
+		if ref := w.segs.lookup(s.URL); ref.kind != kindUnknown {
+			join(s.Channel, s.URL, ref)
 		}
 	}
 }

@@ -134,7 +134,7 @@ func (wt *watcher) read() {
 			at:     time.Now(),
 		}
 		st.hasTimes = st.dur > 0 && !math.IsInf(st.dur, 0)
-		if jsutil.Number(el, "readyState", 0) < 1 {
+		if st.ready < 1 {
 			st.hasTimes = false // HAVE_NOTHING: no metadata yet
 		}
 		st.url, _ = originalURL(jsutil.String(el, "currentSrc", ""))
