@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/internal/version"
 )
 
@@ -199,14 +200,14 @@ func readTimeouts() timeouts {
 // handleFetch answers the request of the client clientID for a proxied
 // URL.
 func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
-	orig, ok := originalURL(req.Get("url").String())
+	orig, ok := mediaurl.Original(req.Get("url").String())
 	if !ok {
 		return await(js.Global().Call("fetch", req))
 	}
 	if method := req.Get("method").String(); method != "GET" {
 		return passThrough(req, orig, method)
 	}
-	if isManifest(orig) {
+	if mediaurl.ManifestType(orig) != "" {
 		return s.serveManifest(req, orig, clientID)
 	}
 	rangeHeader := header(req, "range")
@@ -273,7 +274,7 @@ func (s *server) serveManifest(req js.Value, orig, clientID string) (js.Value, e
 	if native && !isHLS(orig) {
 		return manifestFromOrigin(orig)
 	}
-	base, ok := proxyBase(reqURL)
+	base, ok := mediaurl.ProxyBase(reqURL)
 	if !ok {
 		return manifestFromOrigin(orig)
 	}

@@ -330,48 +330,6 @@ func eval(expr string) js.Value {
 	return js.Global().Get("Function").New("return (" + expr + ")").Invoke()
 }
 
-func TestProxyBase(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"https://site.example/app/__p2pmedia__/https/cdn/v/a.m3u8?x=1", "https://site.example/app/__p2pmedia__/", true},
-		{"http://127.0.0.1:8080/__p2pmedia__/http/h/a.mpd", "http://127.0.0.1:8080/__p2pmedia__/", true},
-		{"https://s/x/__p2pmedia__/https/cdn/y/__p2pmedia__/http/z", "https://s/x/__p2pmedia__/", true},
-		{"https://s/a.m3u8?u=/__p2pmedia__/https/cdn/a.m3u8", "", false},
-		{"https://s?x=/__p2pmedia__/", "", false},
-		{"no scheme", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := proxyBase(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("proxyBase(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestIsManifest(t *testing.T) {
-	tests := []struct {
-		url  string
-		want bool
-	}{
-		{"https://cdn/live/index.m3u8", true},
-		{"https://cdn/live/INDEX.M3U8?token=1", true},
-		{"https://cdn/d/stream.mpd", true},
-		{"https://cdn/d/stream.Mpd#x", true},
-		{"https://cdn/d/stream.mpd/seg.m4s", false},
-		{"https://cdn/a.ts?list=x.m3u8", false},
-		{"https://cdn/m3u8", false},
-		{"https://cdn/a.mp4", false},
-		{"https://cdn/", false},
-	}
-	for _, tt := range tests {
-		if got := isManifest(tt.url); got != tt.want {
-			t.Errorf("isManifest(%q) = %v, want %v", tt.url, got, tt.want)
-		}
-	}
-}
-
 // TestPortRace: a request that reaches the service worker before its
 // client's port waits for the port; a client whose request waited in vain
 // is remembered as portless.

@@ -99,7 +99,7 @@ func absolutize(text, base string) (string, []string) {
 			return ref
 		}
 		abs := urlType.New(t, base).Get("href").String()
-		if _, ok := originalURL(abs); ok {
+		if _, ok := mediaurl.Original(abs); ok {
 			named = append(named, abs)
 		}
 		return strings.Replace(ref, t, abs, 1)

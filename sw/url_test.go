@@ -4,39 +4,6 @@ package main
 
 import "testing"
 
-func TestOriginalURL(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string
-		ok   bool
-	}{
-		{"https://site.example/app/__p2pmedia__/https/cdn.example.com/v/a.mp4?x=1", "https://cdn.example.com/v/a.mp4?x=1", true},
-		{"http://10.200.0.2:8080/__p2pmedia__/http/10.200.0.2:8080/media/a.mp4", "http://10.200.0.2:8080/media/a.mp4", true},
-		{"https://s/__p2pmedia__/https/cdn:8443/a/b/c.m3u8", "https://cdn:8443/a/b/c.m3u8", true},
-		{"https://s/__p2pmedia__/https/cdn", "https://cdn/", true},
-		{"https://s/__p2pmedia__/https/cdn/", "https://cdn/", true},
-		{"https://s/__p2pmedia__/https/cdn/a.mp4#t=10", "https://cdn/a.mp4", true},
-		{"https://s/__p2pmedia__/https/[::1]:9000/a.ts?q=/x", "https://[::1]:9000/a.ts?q=/x", true},
-		{"https://s/x/__p2pmedia__/https/cdn/y/__p2pmedia__/http/z", "https://cdn/y/__p2pmedia__/http/z", true},
-		{"https://s/a.mp4", "", false},
-		{"https://s/a?u=/__p2pmedia__/https/cdn/a.mp4", "", false},
-		{"https://s/__p2pmedia__/ftp/cdn/a.mp4", "", false},
-		{"https://s/__p2pmedia__/https", "", false},
-		{"https://s/__p2pmedia__/https/", "", false},
-		{"https://s/__p2pmedia__/https//a.mp4", "", false},
-		{"https://s/__p2pmedia__/https/user@cdn/a.mp4", "", false},
-		{"https://s/__p2pmedia__/HTTPS/cdn/a.mp4", "", false},
-		{"https://s?x=/__p2pmedia__/https/cdn/a", "", false},
-		{"no scheme", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := originalURL(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("originalURL(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestContentType(t *testing.T) {
 	tests := []struct{ url, want string }{
 		{"https://cdn/v/a.mp4", "video/mp4"},

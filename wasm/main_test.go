@@ -21,30 +21,6 @@ import (
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
 )
 
-func TestOriginalURL(t *testing.T) {
-	tests := []struct {
-		src, want string
-		ok        bool
-	}{
-		{"https://site.example/__p2pmedia__/https/cdn.example.com/v/a.mp4?x=1", "https://cdn.example.com/v/a.mp4?x=1", true},
-		{"http://127.0.0.1:8080/app/__p2pmedia__/http/10.0.0.1:9000/a.mp3", "http://10.0.0.1:9000/a.mp3", true},
-		{"https://site.example/__p2pmedia__/https/cdn.example.com/a.mp4#t=10", "https://cdn.example.com/a.mp4", true},
-		{"https://cdn.example.com/a.mp4", "", false},
-		{"https://site.example/__p2pmedia__/ftp/host/a.mp4", "", false},
-		{"https://site.example/__p2pmedia__/https", "", false},
-		{"https://site.example/__p2pmedia__/https/", "", false},
-		{"https://site.example/__p2pmedia__/https//a.mp4", "", false},
-		{"blob:https://site.example/123", "", false},
-		{"", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := originalURL(tt.src)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("originalURL(%q) = %q, %v; want %q, %v", tt.src, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestDeadline(t *testing.T) {
 	now := time.Unix(1000, 0)
 	const url = "https://cdn.example.com/a.mp4"

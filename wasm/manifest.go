@@ -69,7 +69,7 @@ func proxyURL(proxyBase, abs string) string {
 // validProxyBase reports whether base is a proxy base a service worker
 // sends: an absolute URL ending with the proxy marker.
 func validProxyBase(base string) bool {
-	return strings.HasSuffix(base, proxyMarker) && (strings.HasPrefix(base, "http://") || strings.HasPrefix(base, "https://"))
+	return strings.HasSuffix(base, mediaurl.Marker) && (strings.HasPrefix(base, "http://") || strings.HasPrefix(base, "https://"))
 }
 
 // loadManifest answers the manifest op (docs/browser-runtime.md,

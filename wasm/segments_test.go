@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/manifest"
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 )
 
 const (
@@ -122,8 +123,8 @@ func TestProxyURL(t *testing.T) {
 		}
 		// What the service worker rebuilds from it is the URL again.
 		if got != tt.abs {
-			if back, ok := originalURL(got); !ok || normalizeURL(back) != normalizeURL(strings.Split(tt.abs, "#")[0]) {
-				t.Errorf("originalURL(proxyURL(%q)) = %q, %v", tt.abs, back, ok)
+			if back, ok := mediaurl.Original(got); !ok || normalizeURL(back) != normalizeURL(strings.Split(tt.abs, "#")[0]) {
+				t.Errorf("mediaurl.Original(proxyURL(%q)) = %q, %v", tt.abs, back, ok)
 			}
 		}
 	}

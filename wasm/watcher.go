@@ -4,13 +4,13 @@ package main
 
 import (
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall/js"
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
 )
 
@@ -30,9 +30,6 @@ const (
 	// maxExtrapolation bounds how far the playhead is moved forward from the
 	// last reading of a playing element.
 	maxExtrapolation = time.Second
-	// proxyMarker starts the original URL in a proxied URL
-	// (docs/browser-runtime.md, "Proxied URLs").
-	proxyMarker = "/__p2pmedia__/"
 )
 
 // playState is one reading of the media element.
@@ -137,7 +134,7 @@ func (wt *watcher) read() {
 		if st.ready < 1 {
 			st.hasTimes = false // HAVE_NOTHING: no metadata yet
 		}
-		st.url, _ = originalURL(jsutil.String(el, "currentSrc", ""))
+		st.url, _ = mediaurl.Original(jsutil.String(el, "currentSrc", ""))
 	})
 	select {
 	case <-wt.snaps:
@@ -318,22 +315,4 @@ func (wt *watcher) stop() {
 	_ = jsutil.Try(func() { js.Global().Call("clearInterval", wt.timer) })
 	wt.tick.Release()
 	close(wt.snaps)
-}
-
-// originalURL decodes a proxied URL: "<scope>__p2pmedia__/https/host/path?q"
-// → "https://host/path?q". The fragment, which no request carries, is
-// dropped. ok is false for a URL that is not proxied.
-func originalURL(src string) (string, bool) {
-	i := strings.Index(src, proxyMarker)
-	if i < 0 {
-		return "", false
-	}
-	scheme, rest, ok := strings.Cut(src[i+len(proxyMarker):], "/")
-	if !ok || (scheme != "http" && scheme != "https") || rest == "" || rest[0] == '/' {
-		return "", false
-	}
-	if j := strings.IndexByte(rest, '#'); j >= 0 {
-		rest = rest[:j]
-	}
-	return scheme + "://" + rest, true
 }

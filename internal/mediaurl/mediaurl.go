@@ -1,6 +1,7 @@
-// Package mediaurl tells from a media URL's path what it names, the same way
-// in the page's engine and in the service worker (both wasm programs import
-// it: it uses nothing but strings, to keep the service worker small).
+// Package mediaurl reads media URLs the same way in the page's engine and in
+// the service worker: the original URL a proxied URL stands for, and what a
+// path names (both wasm programs import it: it uses nothing but strings, to
+// keep the service worker small).
 package mediaurl
 
 import "strings"
@@ -26,4 +27,73 @@ func ManifestType(u string) string {
 		return TypeDASH
 	}
 	return ""
+}
+
+// Marker is what the path of a proxied URL contains before the original
+// scheme (docs/browser-runtime.md, "Proxied URLs").
+const Marker = "/__p2pmedia__/"
+
+// Original returns the URL that the proxied URL u stands for, and false
+// when u is not a proxied URL. In
+//
+//	https://site.example/app/__p2pmedia__/https/cdn.example.com:8443/v/a.mp4?x=1
+//
+// the first "/__p2pmedia__/" of the path is followed by the original scheme
+// (http or https), host with optional port, path and query, which make
+// https://cdn.example.com:8443/v/a.mp4?x=1. A fragment is dropped, as a
+// request never carries one to a server. The host may not hold userinfo.
+func Original(u string) (string, bool) {
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		u = u[:i]
+	}
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return "", false
+	}
+	rest := u[i+len("://"):]
+	j := strings.IndexAny(rest, "/?")
+	if j < 0 || rest[j] != '/' {
+		return "", false
+	}
+	path, query := rest[j:], ""
+	if k := strings.IndexByte(path, '?'); k >= 0 {
+		path, query = path[:k], path[k:]
+	}
+	m := strings.Index(path, Marker)
+	if m < 0 {
+		return "", false
+	}
+	scheme, tail, ok := strings.Cut(path[m+len(Marker):], "/")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return "", false
+	}
+	host, p, _ := strings.Cut(tail, "/")
+	if host == "" || strings.ContainsAny(host, `@\`) {
+		return "", false
+	}
+	return scheme + "://" + host + "/" + p + query, true
+}
+
+// ProxyBase returns the part of the proxied URL u up to and including
+// the first "/__p2pmedia__/" of its path: what the page prepends to
+// "<scheme>/<host>/<path>?<query>" to proxy a URL a manifest names.
+func ProxyBase(u string) (string, bool) {
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return "", false
+	}
+	rest := u[i+len("://"):]
+	j := strings.IndexAny(rest, "/?#")
+	if j < 0 || rest[j] != '/' {
+		return "", false
+	}
+	path := rest[j:]
+	if k := strings.IndexAny(path, "?#"); k >= 0 {
+		path = path[:k]
+	}
+	m := strings.Index(path, Marker)
+	if m < 0 {
+		return "", false
+	}
+	return u[:i+len("://")+j+m+len(Marker)], true
 }
