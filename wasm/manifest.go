@@ -40,32 +40,6 @@ type manifestReply struct {
 	redirect    string // the proxied URL the origin redirected to, if it did
 }
 
-// proxyURL returns the proxied form of the absolute URL abs under proxyBase
-// (docs/browser-runtime.md, "Proxied URLs"): proxyBase + scheme + "/" +
-// host[:port] + path + query, the fragment dropped. A URL that cannot be
-// proxied (not http(s), no host, userinfo) is returned as it is: the
-// player then fetches it from the origin.
-func proxyURL(proxyBase, abs string) string {
-	scheme, rest, ok := strings.Cut(abs, "://")
-	if !ok || (scheme != "http" && scheme != "https") {
-		return abs
-	}
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		rest = rest[:i]
-	}
-	host, tail := rest, ""
-	if i := strings.IndexAny(rest, "/?"); i >= 0 {
-		host, tail = rest[:i], rest[i:]
-	}
-	if host == "" || host == "." || host == ".." || strings.ContainsAny(host, `@\%`) {
-		return abs // a dot or escaped host would read as a dot segment of the proxied path
-	}
-	if !strings.HasPrefix(tail, "/") {
-		tail = "/" + tail
-	}
-	return proxyBase + scheme + "/" + host + tail
-}
-
 // validProxyBase reports whether base is a proxy base a service worker
 // sends: an absolute URL ending with the proxy marker.
 func validProxyBase(base string) bool {
@@ -91,7 +65,7 @@ func (w *wasmEngine) loadManifest(ctx context.Context, url, proxyBase string) (m
 	if final != "" && final != url {
 		// Relative URIs resolve against the URL the player asked for: let it
 		// ask for the proxied form of the one the origin redirected to.
-		if p := proxyURL(proxyBase, final); p != final {
+		if p := mediaurl.Proxied(proxyBase, final); p != final {
 			return manifestReply{redirect: p}, nil
 		}
 		return manifestReply{}, w.exception(codeManifest, fmt.Errorf("p2pmedia: manifest %s redirected to %s, which cannot be proxied", url, final))
@@ -100,7 +74,7 @@ func (w *wasmEngine) loadManifest(ctx context.Context, url, proxyBase string) (m
 	if err != nil {
 		return manifestReply{}, w.exception(codeManifest, fmt.Errorf("p2pmedia: manifest %s: %w", url, err))
 	}
-	out, err := manifest.Rewrite(text, url, func(abs string) string { return proxyURL(proxyBase, abs) })
+	out, err := manifest.Rewrite(text, url, func(abs string) string { return mediaurl.Proxied(proxyBase, abs) })
 	if err != nil {
 		return manifestReply{}, w.exception(codeManifest, fmt.Errorf("p2pmedia: manifest %s: %w", url, err))
 	}

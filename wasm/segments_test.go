@@ -102,7 +102,7 @@ func parse(t *testing.T, text, u string, now time.Time) *manifest.Manifest {
 	return m
 }
 
-func TestProxyURL(t *testing.T) {
+func TestProxied(t *testing.T) {
 	const base = "http://site.test/app/__p2pmedia__/"
 	tests := []struct{ abs, want string }{
 		{"https://cdn.example.com/v/a.ts?x=1", base + "https/cdn.example.com/v/a.ts?x=1"},
@@ -117,14 +117,14 @@ func TestProxyURL(t *testing.T) {
 		{"https:///a.ts", "https:///a.ts"},
 	}
 	for _, tt := range tests {
-		got := proxyURL(base, tt.abs)
+		got := mediaurl.Proxied(base, tt.abs)
 		if got != tt.want {
-			t.Errorf("proxyURL(%q) = %q, want %q", tt.abs, got, tt.want)
+			t.Errorf("mediaurl.Proxied(%q) = %q, want %q", tt.abs, got, tt.want)
 		}
 		// What the service worker rebuilds from it is the URL again.
 		if got != tt.abs {
 			if back, ok := mediaurl.Original(got); !ok || normalizeURL(back) != normalizeURL(strings.Split(tt.abs, "#")[0]) {
-				t.Errorf("mediaurl.Original(proxyURL(%q)) = %q, %v", tt.abs, back, ok)
+				t.Errorf("mediaurl.Original(mediaurl.Proxied(%q)) = %q, %v", tt.abs, back, ok)
 			}
 		}
 	}

@@ -33,6 +33,32 @@ func ManifestType(u string) string {
 // scheme (docs/browser-runtime.md, "Proxied URLs").
 const Marker = "/__p2pmedia__/"
 
+// Proxied returns the proxied form of the absolute URL abs under proxyBase
+// (docs/browser-runtime.md, "Proxied URLs"): proxyBase + scheme + "/" +
+// host[:port] + path + query, the fragment dropped. A URL that cannot be
+// proxied (not http(s), no host, userinfo) is returned as it is: the
+// player then fetches it from the origin.
+func Proxied(proxyBase, abs string) string {
+	scheme, rest, ok := strings.Cut(abs, "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return abs
+	}
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		rest = rest[:i]
+	}
+	host, tail := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		host, tail = rest[:i], rest[i:]
+	}
+	if host == "" || host == "." || host == ".." || strings.ContainsAny(host, `@\%`) {
+		return abs // a dot or escaped host would read as a dot segment of the proxied path
+	}
+	if !strings.HasPrefix(tail, "/") {
+		tail = "/" + tail
+	}
+	return proxyBase + scheme + "/" + host + tail
+}
+
 // Original returns the URL that the proxied URL u stands for, and false
 // when u is not a proxied URL. In
 //
