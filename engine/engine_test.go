@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,5 +341,48 @@ func TestCloseFailsPendingReads(t *testing.T) {
 				t.Errorf("SetP2PEnabled after Close: %v, want ErrClosed", err)
 			}
 		})
+	}
+}
+
+// TestSimultaneousJoin has four engines join one swarm at the same moment.
+// Each learns from the tracker that others are there and offers to all of
+// them at once, so pairs of engines offer to each other: both connections
+// of such a pair go ahead (one is kept), and every engine meets every other
+// well within the connection timeout.
+func TestSimultaneousJoin(t *testing.T) {
+	data := swarm.Media(pieceLen)
+	url := swarm.Origin(t, data)
+	announce := swarm.Tracker(t)
+	const n = 4
+	engines := make([]*engine.Engine, n)
+	for i := range engines {
+		engines[i] = newEngine(t, announce)
+	}
+	swarms := make([]*engine.Swarm, n)
+	var wg sync.WaitGroup
+	for i, e := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sw, err := e.JoinURL(url)
+			if err != nil {
+				t.Errorf("JoinURL: %v", err)
+				return
+			}
+			swarms[i] = sw
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second) // connectTimeout is 20 s
+	for i, sw := range swarms {
+		for sw.PeerCount() < n-1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("engine %d has %d peers after 10 s, want %d", i, sw.PeerCount(), n-1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

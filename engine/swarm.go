@@ -60,7 +60,7 @@ type Swarm struct {
 	// wrong at the origin: they are opened with a request of their own.
 	untrusted  map[string]bool
 	peers      map[trackermsg.ID]*peer
-	connecting map[trackermsg.ID]bool
+	connecting map[trackermsg.ID]*attempt
 	offers     map[trackermsg.ID]*pendingOffer
 	banned     map[trackermsg.ID]time.Time
 	started    map[*tracker]bool
@@ -75,6 +75,22 @@ type Swarm struct {
 	p2pActive  int
 }
 
+// attempt is a connection to a peer being set up.
+type attempt struct {
+	offered bool               // this peer made the offer (else it answered one)
+	cancel  context.CancelFunc // abandons the attempt
+}
+
+// startAttemptLocked records a connection attempt to id and returns the
+// context it runs on.
+func (s *Swarm) startAttemptLocked(id trackermsg.ID, offered bool) (context.Context, *attempt) {
+	a := &attempt{offered: offered}
+	ctx, cancel := context.WithCancel(s.p2pCtx)
+	a.cancel = cancel
+	s.connecting[id] = a
+	return ctx, a
+}
+
 type pendingOffer struct {
 	offer   transport.Offer
 	created time.Time
@@ -85,7 +101,7 @@ func newSwarm(e *Engine, id identity.Swarm) *Swarm {
 		e: e, id: id,
 		wake:       make(chan struct{}, 1),
 		peers:      map[trackermsg.ID]*peer{},
-		connecting: map[trackermsg.ID]bool{},
+		connecting: map[trackermsg.ID]*attempt{},
 		offers:     map[trackermsg.ID]*pendingOffer{},
 		banned:     map[trackermsg.ID]time.Time{},
 		started:    map[*tracker]bool{},
@@ -335,7 +351,7 @@ func (s *Swarm) makeOffers(ctx context.Context, n int) []trackermsg.Offer {
 
 // canConnectLocked reports whether a new connection to id is wanted.
 func (s *Swarm) canConnectLocked(id trackermsg.ID) bool {
-	if !s.p2p || s.closed || id == s.e.peerID || s.connecting[id] {
+	if !s.p2p || s.closed || id == s.e.peerID || s.connecting[id] != nil {
 		return false
 	}
 	if _, ok := s.peers[id]; ok {
@@ -354,21 +370,21 @@ func (s *Swarm) onOffer(t *tracker, from, offerID trackermsg.ID, sdp string) {
 		s.mu.Unlock()
 		return
 	}
-	s.connecting[from] = true
-	ctx := s.p2pCtx
+	ctx, att := s.startAttemptLocked(from, false)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
+		defer att.cancel()
 		conn, err := s.answer(ctx, t, from, offerID, sdp)
 		if err != nil {
-			s.connectDone(from)
+			s.connectDone(from, att)
 			if ctx.Err() == nil {
 				s.e.exception(CodeSignal, fmt.Errorf("answer peer %s: %w", from, err))
 			}
 			return
 		}
-		s.addPeer(ctx, conn, from, from)
+		s.addPeer(ctx, conn, from, from, att)
 	}()
 }
 
@@ -403,6 +419,15 @@ func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
 	if ok {
 		delete(s.offers, offerID)
 	}
+	if a := s.connecting[from]; ok && a != nil && !a.offered && bytes.Compare(s.e.peerID[:], from[:]) < 0 {
+		// Each offered to the other and answered the other's offer: both
+		// keep the connection the smaller id offered, this one (the other
+		// side refuses the answer to its own offer, below). Two connections
+		// would be wasted work, and where one UDP socket serves every
+		// connection (an ICE UDP mux), they would break each other.
+		a.cancel()
+		delete(s.connecting, from)
+	}
 	if !ok || !s.canConnectLocked(from) {
 		s.mu.Unlock()
 		if ok {
@@ -410,41 +435,48 @@ func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
 		}
 		return
 	}
-	s.connecting[from] = true
-	ctx := s.p2pCtx
+	ctx, att := s.startAttemptLocked(from, true)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
+		defer att.cancel()
 		actx, cancel := context.WithTimeout(ctx, connectTimeout)
 		conn, err := po.offer.Accept(actx, sdp)
 		cancel()
 		if err != nil {
 			po.offer.Close()
-			s.connectDone(from)
+			s.connectDone(from, att)
 			if ctx.Err() == nil {
 				s.e.exception(CodeSignal, fmt.Errorf("connect peer %s: %w", from, err))
 			}
 			return
 		}
-		s.addPeer(ctx, conn, from, s.e.peerID)
+		s.addPeer(ctx, conn, from, s.e.peerID, att)
 	}()
 }
 
-func (s *Swarm) connectDone(id trackermsg.ID) {
+// connectDone ends the connection attempt a to id.
+func (s *Swarm) connectDone(id trackermsg.ID, a *attempt) {
 	s.mu.Lock()
-	delete(s.connecting, id)
+	s.connectDoneLocked(id, a)
 	s.mu.Unlock()
+}
+
+func (s *Swarm) connectDoneLocked(id trackermsg.ID, a *attempt) {
+	if s.connecting[id] == a {
+		delete(s.connecting, id)
+	}
 }
 
 // addPeer runs the handshake on a new connection and registers the peer.
 // offerer is the id of the side that made the offer: when two connections to
 // the same peer race, both sides keep the one offered by the smaller id.
-func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offerer trackermsg.ID) {
+func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offerer trackermsg.ID, a *attempt) {
 	p, err := handshake(ctx, s, conn, remote)
 	if err != nil {
 		conn.Close()
-		s.connectDone(remote)
+		s.connectDone(remote, a)
 		if ctx.Err() == nil {
 			s.e.exception(CodeSignal, fmt.Errorf("handshake with %s: %w", remote, err))
 		}
@@ -452,7 +484,7 @@ func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offere
 	}
 	p.offerer = offerer
 	s.mu.Lock()
-	delete(s.connecting, remote)
+	s.connectDoneLocked(remote, a)
 	if !s.p2p || s.closed {
 		s.mu.Unlock()
 		conn.Close()
