@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -252,6 +253,10 @@ type fakePeer struct {
 	failed   chan error
 	readDone chan struct{}
 	answered atomic.Bool
+	offers   atomic.Int32 // offers the tracker relayed to it
+	// badHandshake: it opens the connection with a byte that is no
+	// message, instead of its handshake, and stops there.
+	badHandshake atomic.Bool
 
 	onOpen    func(*fakePeer)
 	onMessage func(*fakePeer, wire.Message)
@@ -292,6 +297,9 @@ func newFakePeer(t testing.TB, announce string, sw identity.Swarm, onOpen func(*
 			}
 		},
 		OnOffer: func(got, from, offerID trackermsg.ID, sdp string) {
+			if got == ih {
+				fp.offers.Add(1)
+			}
 			if got == ih && fp.answered.CompareAndSwap(false, true) {
 				go fp.accept(connector, from, offerID, sdp)
 			}
@@ -334,6 +342,12 @@ func (fp *fakePeer) accept(connector *rtc.Connector, from, offerID trackermsg.ID
 			return err
 		}
 		fp.conn, fp.remote = conn, from
+		if fp.badHandshake.Load() {
+			if err := fp.sendRaw([]byte{0xff}); err != nil {
+				return err
+			}
+			return errors.New("sent a bad handshake, as told")
+		}
 		hs := &wire.Handshake{Version: wire.Version, InfoHash: fp.sw.InfoHash, PeerID: fp.id, MaxMessageSize: uint32(conn.MaxMessageSize())}
 		if err := fp.send(hs); err != nil {
 			return err

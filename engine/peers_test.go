@@ -340,3 +340,24 @@ func TestValidateResumedPiece(t *testing.T) {
 		t.Log("the piece was finished over HTTP after the peer's corrupt half and handed out unvalidated")
 	}
 }
+
+// TestRetryAfterFailedConnection has the only other peer of the swarm fail
+// the handshake: the engine reports SIGNAL_EXPT and offers again within a
+// few seconds (minRetry), not at the tracker's interval (15 s at least).
+func TestRetryAfterFailedConnection(t *testing.T) {
+	f := newFixture(t, pieceLen)
+	f.announce = swarm.Tracker(t)
+	f.fp = newFakePeer(t, f.announce, swarmOf(t, f.url), nil, nil)
+	f.fp.badHandshake.Store(true)
+	f.e = newEngine(t, f.announce, f.ev.option())
+	f.sw, f.r = join(t, f.e, f.url)
+	waitFor(t, "the engine's first offer", func() bool { return f.fp.offers.Load() >= 1 })
+	waitFor(t, "a SIGNAL_EXPT", func() bool { return f.ev.exception(engine.CodeSignal) })
+	deadline := time.Now().Add(6 * time.Second)
+	for f.fp.offers.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new offer within 6 s of a failed handshake (%d offers)", f.fp.offers.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -25,6 +25,8 @@ const (
 	maxAnnounceInterval = 5 * time.Minute
 	// banTime is how long a peer dropped for faults is refused.
 	banTime = 5 * time.Minute
+	// minRetry is the first delay of an announce after a failed connection.
+	minRetry = 2 * time.Second
 	// tick is the scheduler's period.
 	tick = 50 * time.Millisecond
 )
@@ -66,9 +68,12 @@ type Swarm struct {
 	started    map[*tracker]bool
 	// offered: an announce with offers went to the tracker since it
 	// started.
-	offered    map[*tracker]bool
-	nextAnn    map[*tracker]time.Time
-	interval   time.Duration
+	offered  map[*tracker]bool
+	nextAnn  map[*tracker]time.Time
+	interval time.Duration
+	// retry is the delay of the announce after the last failed connection
+	// (connectFailed).
+	retry      time.Duration
 	resources  map[string]*Resource
 	http       transferEstimate
 	httpActive int
@@ -378,10 +383,7 @@ func (s *Swarm) onOffer(t *tracker, from, offerID trackermsg.ID, sdp string) {
 		defer att.cancel()
 		conn, err := s.answer(ctx, t, from, offerID, sdp)
 		if err != nil {
-			s.connectDone(from, att)
-			if ctx.Err() == nil {
-				s.e.exception(CodeSignal, fmt.Errorf("answer peer %s: %w", from, err))
-			}
+			s.connectFailed(ctx, from, att, fmt.Errorf("answer peer %s: %w", from, err))
 			return
 		}
 		s.addPeer(ctx, conn, from, from, att)
@@ -446,21 +448,36 @@ func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
 		cancel()
 		if err != nil {
 			po.offer.Close()
-			s.connectDone(from, att)
-			if ctx.Err() == nil {
-				s.e.exception(CodeSignal, fmt.Errorf("connect peer %s: %w", from, err))
-			}
+			s.connectFailed(ctx, from, att, fmt.Errorf("connect peer %s: %w", from, err))
 			return
 		}
 		s.addPeer(ctx, conn, from, s.e.peerID, att)
 	}()
 }
 
-// connectDone ends the connection attempt a to id.
-func (s *Swarm) connectDone(id trackermsg.ID, a *attempt) {
+// connectFailed ends the failed connection attempt a to id, which ran on
+// ctx. Unless the attempt was called off, err is raised as a SIGNAL_EXPT
+// and the next announce comes sooner: a failed ICE or handshake must not
+// keep two peers apart until the tracker's interval. The delay doubles with
+// each failure in a row, from minRetry up to the interval, and starts over
+// once a peer connects.
+func (s *Swarm) connectFailed(ctx context.Context, id trackermsg.ID, a *attempt, err error) {
 	s.mu.Lock()
 	s.connectDoneLocked(id, a)
+	failed := ctx.Err() == nil
+	if failed && s.p2p {
+		s.retry = min(max(2*s.retry, minRetry), s.interval)
+		at := time.Now().Add(s.retry)
+		for t, next := range s.nextAnn {
+			if at.Before(next) {
+				s.nextAnn[t] = at
+			}
+		}
+	}
 	s.mu.Unlock()
+	if failed {
+		s.e.exception(CodeSignal, err)
+	}
 }
 
 func (s *Swarm) connectDoneLocked(id trackermsg.ID, a *attempt) {
@@ -476,15 +493,13 @@ func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offere
 	p, err := handshake(ctx, s, conn, remote)
 	if err != nil {
 		conn.Close()
-		s.connectDone(remote, a)
-		if ctx.Err() == nil {
-			s.e.exception(CodeSignal, fmt.Errorf("handshake with %s: %w", remote, err))
-		}
+		s.connectFailed(ctx, remote, a, fmt.Errorf("handshake with %s: %w", remote, err))
 		return
 	}
 	p.offerer = offerer
 	s.mu.Lock()
 	s.connectDoneLocked(remote, a)
+	s.retry = 0
 	if !s.p2p || s.closed {
 		s.mu.Unlock()
 		conn.Close()
