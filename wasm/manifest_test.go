@@ -329,7 +329,27 @@ func TestLiveOpensAhead(t *testing.T) {
 	if res == nil || res.Name() != "105" {
 		t.Fatalf("live segment resource %v", res)
 	}
-	// The player's request is served from what was fetched ahead.
+	// The player's request is served from what was fetched ahead, once
+	// that fetch is done (each piece is a GET of its own).
+	seg104 := w.lookup(o.base + "/live/seg-104.ts")
+	if seg104 == nil {
+		t.Fatal("segment 104 was not opened ahead of the player")
+	}
+	for i := 0; ; i++ {
+		held := 0
+		for k := range seg104.PieceCount() {
+			if seg104.Have(k) {
+				held++
+			}
+		}
+		if held == seg104.PieceCount() {
+			break
+		}
+		if i == 300 {
+			t.Fatalf("segment 104 fetched ahead holds %d of %d pieces after 15 s", held, seg104.PieceCount())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	before := len(o.requests("GET /live/seg-104.ts"))
 	r := tp.ask(map[string]any{"op": "open", "url": o.base + "/live/seg-104.ts"})
 	if !r.Get("ok").Bool() {
