@@ -74,6 +74,7 @@ const (
 	srcHTTP
 	srcP2P
 	srcFinishing // complete, being validated and stored
+	srcDirect    // the caller of DirectSpan fetches it from the origin
 )
 
 func (pc *piece) size() int { return int(pc.end - pc.start) }

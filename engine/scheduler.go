@@ -171,6 +171,12 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 	switch pc.src {
 	case srcHTTP, srcFinishing:
 		return
+	case srcDirect:
+		if now.Sub(pc.lastByte) <= directStall {
+			return
+		}
+		s.e.log.Debug("direct download stalled: back to the scheduler", "piece", pc.index)
+		s.releaseDirectLocked(pc)
 	case srcP2P:
 		p := pc.peer
 		if now.Sub(pc.lastByte) > s.e.cfg.P2PStallTimeout {

@@ -219,7 +219,8 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 		return fromOrigin(orig, rangeHeader)
 	}
 	to := readTimeouts()
-	m, err := p.open(orig, to.open)
+	ask := &directAsk{rangeHeader: rangeHeader, short: rangeHeader != "" && fromMediaElement(req)}
+	m, err := p.open(orig, to.open, ask)
 	if err != nil {
 		return fromOrigin(orig, rangeHeader)
 	}
@@ -236,6 +237,10 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 			return unsatisfiable(m), nil
 		}
 		// A malformed header is ignored, as a server does.
+	}
+
+	if resp, ok := direct(p, req, orig, m, r, status, ask.short); ok {
+		return resp, nil
 	}
 
 	h := js.Global().Get("Headers").New()

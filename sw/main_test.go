@@ -15,6 +15,8 @@ import (
 	"syscall/js"
 	"testing"
 	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine/byterange"
 )
 
 // originText is what the test origin serves for every manifest path.
@@ -42,9 +44,20 @@ func nodeOrigin(t *testing.T) string {
 			rs.Call("end", originText)
 			return nil
 		}
-		rs.Call("writeHead", 200, h)
-		buf := js.Global().Get("Uint8Array").New(len(fileBytes))
-		js.CopyBytesToJS(buf, fileBytes)
+		body, status := fileBytes, 200
+		if strings.Contains(path, "ranged") {
+			// Single ranges and validators, as a CDN serves media.
+			h.Set("ETag", `"e1"`)
+			h.Set("Content-Length", strconv.Itoa(len(fileBytes)))
+			if r, err := byterange.ParseRange(str(rq.Get("headers").Get("range")), int64(len(fileBytes))); err == nil {
+				body, status = fileBytes[r.Start:r.End], 206
+				h.Set("Content-Range", byterange.ContentRange(r, int64(len(fileBytes))))
+				h.Set("Content-Length", strconv.Itoa(len(body)))
+			}
+		}
+		rs.Call("writeHead", status, h)
+		buf := js.Global().Get("Uint8Array").New(len(body))
+		js.CopyBytesToJS(buf, body)
 		rs.Call("end", buf)
 		return nil
 	})
@@ -69,6 +82,11 @@ func nodeOrigin(t *testing.T) string {
 type fakePage struct {
 	manifest  func(url, proxyBase string) map[string]any
 	readAhead int // the open reply's readAhead, if not 0
+	// direct, when set, is the span of an open request's bytes the page
+	// hands to the service worker (see direct.go).
+	direct func(rangeHeader string, short bool) (from, end int64)
+	etag   string // the open reply's ETag (default "e1")
+	writes []byte // the bytes of the write messages, in order
 
 	mu   sync.Mutex
 	msgs []map[string]any // the requests received
@@ -97,12 +115,22 @@ func (fp *fakePage) serve(t *testing.T) *server {
 		if v, ok := number(d.Get("index")); ok {
 			msg["index"] = v
 		}
-		if v, ok := number(d.Get("timeout")); ok {
-			msg["timeout"] = v
+		for _, f := range []string{"timeout", "offset", "from", "end"} {
+			if v, ok := number(d.Get(f)); ok {
+				msg[f] = v
+			}
 		}
 		fp.mu.Lock()
 		fp.msgs = append(fp.msgs, msg)
+		if msg["op"] == "write" {
+			b := make([]byte, d.Get("data").Get("byteLength").Int())
+			js.CopyBytesToGo(b, d.Get("data"))
+			fp.writes = append(fp.writes, b...)
+		}
 		fp.mu.Unlock()
+		if msg["op"] == "write" || msg["op"] == "release" {
+			return nil
+		}
 		id := d.Get("id").Int()
 		var reply map[string]any
 		switch msg["op"] {
@@ -111,9 +139,16 @@ func (fp *fakePage) serve(t *testing.T) *server {
 				reply = fp.manifest(msg["url"].(string), msg["proxyBase"].(string))
 			}
 		case "open":
-			reply = map[string]any{"ok": true, "size": len(fileBytes), "pieceLength": 16384, "etag": `"e1"`}
+			etag := `"e1"`
+			if fp.etag != "" {
+				etag = fp.etag
+			}
+			reply = map[string]any{"ok": true, "size": len(fileBytes), "pieceLength": 16384, "etag": etag}
 			if fp.readAhead != 0 {
 				reply["readAhead"] = fp.readAhead
+			}
+			if rh := d.Get("range"); fp.direct != nil && rh.Type() == js.TypeString {
+				reply["directFrom"], reply["directEnd"] = fp.direct(rh.String(), d.Get("short").Truthy())
 			}
 		case "piece":
 			i := int(msg["index"].(int64))
@@ -328,6 +363,88 @@ func TestManifestRouting(t *testing.T) {
 // eval evaluates a JS expression.
 func eval(expr string) js.Value {
 	return js.Global().Get("Function").New("return (" + expr + ")").Invoke()
+}
+
+// TestDirect checks the responses whose bytes the page hands to the
+// service worker: the origin's own response, exactly the bytes handed
+// over, a copy of them to the page in order; and, when the page's span or
+// the origin's answer does not fit the request, the bytes given back
+// ("release") and the response served through pieces as usual.
+func TestDirect(t *testing.T) {
+	origin := nodeOrigin(t)
+	host := strings.TrimPrefix(origin, "http://")
+	url := origin + "/__p2pmedia__/http/" + host + "/ranged.mp4"
+	size := int64(len(fileBytes))
+	whole := func(string, bool) (int64, int64) { return 0, size }
+	tests := []struct {
+		name       string
+		dest, rng  string
+		direct     func(rangeHeader string, short bool) (int64, int64)
+		etag       string
+		status     int
+		from, to   int64 // the body: fileBytes[from:to]
+		wantWrites bool  // the body went to the page as writes
+		release    bool
+	}{
+		{"whole file", "", "", whole, "", 200, 0, size, true, false},
+		{"a range", "", "bytes=100-20099", func(rh string, short bool) (int64, int64) {
+			if rh != "bytes=100-20099" || short {
+				return 0, 0
+			}
+			return 100, 20100
+		}, "", 206, 100, 20100, true, false},
+		{"shorter, for a media element", "video", "bytes=100-", func(rh string, short bool) (int64, int64) {
+			if !short {
+				return 0, 0
+			}
+			return 100, 32768
+		}, "", 206, 100, 32768, true, false},
+		{"shorter, for fetch(): refused", "", "bytes=100-", func(string, bool) (int64, int64) { return 100, 32768 }, "", 206, 100, size, false, true},
+		{"another start: refused", "", "bytes=100-", func(string, bool) (int64, int64) { return 0, size }, "", 206, 100, size, false, true},
+		{"origin changed: refused", "", "", whole, `"e2"`, 200, 0, size, false, true},
+		{"nothing handed over", "", "bytes=5-", nil, "", 206, 5, size, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fp := &fakePage{direct: tt.direct, etag: tt.etag}
+			s := fp.serve(t)
+			h := "new Headers()"
+			if tt.rng != "" {
+				h = `new Headers({range: "` + tt.rng + `"})`
+			}
+			r := fetchReq(t, s, "GET", eval(`{url: "`+url+`", method: "GET", destination: "`+tt.dest+`", headers: `+h+`}`), "c1")
+			if r.status != tt.status || !bytes.Equal(r.body, fileBytes[tt.from:tt.to]) {
+				t.Errorf("status %d, %d bytes; want %d with bytes %d-%d", r.status, len(r.body), tt.status, tt.from, tt.to-1)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for tt.wantWrites && time.Now().Before(deadline) {
+				fp.mu.Lock()
+				n := len(fp.writes)
+				fp.mu.Unlock()
+				if n >= int(tt.to-tt.from) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			fp.mu.Lock()
+			writes := fp.writes
+			fp.mu.Unlock()
+			pieces := len(fp.requests("piece"))
+			if tt.wantWrites {
+				if !bytes.Equal(writes, fileBytes[tt.from:tt.to]) || pieces != 0 {
+					t.Errorf("%d bytes written to the page, %d piece requests; want bytes %d-%d and none", len(writes), pieces, tt.from, tt.to-1)
+				}
+				if w := fp.requests("write"); len(w) == 0 || w[0]["offset"] != tt.from {
+					t.Errorf("writes %v: want the first at offset %d", w, tt.from)
+				}
+			} else if len(writes) != 0 || pieces == 0 {
+				t.Errorf("%d bytes written to the page, %d piece requests; want none and the pieces", len(writes), pieces)
+			}
+			if rel := fp.requests("release"); (len(rel) == 1) != tt.release {
+				t.Errorf("release messages %v, want one: %t", rel, tt.release)
+			}
+		})
+	}
 }
 
 // TestPortRace: a request that reaches the service worker before its

@@ -215,7 +215,7 @@ func (s *server) nativeSegment(orig, clientID, rangeHeader string) (js.Value, er
 		return fromOrigin(orig, rangeHeader)
 	}
 	to := readTimeouts()
-	m, err := p.open(orig, to.open)
+	m, err := p.open(orig, to.open, nil)
 	ct := contentType(orig)
 	if err != nil || m.size <= 0 || !fitsDataURL(ct, m.size) {
 		return fromOrigin(orig, rangeHeader)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall/js"
 	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine/byterange"
 )
 
 // Piece lengths the SW accepts from the page, as engine/identity defines
@@ -37,6 +39,10 @@ type meta struct {
 	etag         string
 	lastModified string
 	readAhead    int // pieces to ask ahead of the one needed (default 1)
+	// The request's bytes [directFrom, directEnd) are to be fetched from
+	// the origin by the service worker itself and handed to the page
+	// (op "write"): no peer can give them. Empty when directEnd <= directFrom.
+	directFrom, directEnd int64
 }
 
 // parseMeta reads a successful open reply.
@@ -50,7 +56,13 @@ func parseMeta(r js.Value) (meta, error) {
 	if n, ok := number(r.Get("readAhead")); ok && n >= 0 {
 		ahead = int(min(n, maxReadAhead))
 	}
-	return meta{size: size, pieceLength: l, etag: str(r.Get("etag")), lastModified: str(r.Get("lastModified")), readAhead: ahead}, nil
+	m := meta{size: size, pieceLength: l, etag: str(r.Get("etag")), lastModified: str(r.Get("lastModified")), readAhead: ahead}
+	from, ok1 := number(r.Get("directFrom"))
+	end, ok2 := number(r.Get("directEnd"))
+	if ok1 && ok2 && 0 <= from && from < end && end <= size {
+		m.directFrom, m.directEnd = from, end
+	}
+	return m, nil
 }
 
 // replyError returns the error an ok:false reply carries.
@@ -159,16 +171,32 @@ func (p *port) cancel(id int) {
 	p.v.Call("postMessage", msg)
 }
 
-// open returns what the page knows of the resource at url, asking it when
-// this port has not been asked before, and waiting at most timeout.
-func (p *port) open(url string, timeout time.Duration) (meta, error) {
+// directAsk offers the page to fetch a request's bytes from the origin in
+// the service worker (meta.directFrom).
+type directAsk struct {
+	rangeHeader string // the request's Range header, "" for none
+	short       bool   // the requester takes fewer bytes than it asked for
+}
+
+// open returns what the page knows of the resource at url, waiting at most
+// timeout. With ask set, the page says which bytes of the request it hands
+// to the service worker. The page is asked when this port has not asked it
+// before, or when its last answer handed bytes over (the swarm was alone,
+// and may still be).
+func (p *port) open(url string, timeout time.Duration, ask *directAsk) (meta, error) {
 	p.mu.Lock()
 	m, ok := p.metas[url]
 	p.mu.Unlock()
-	if ok {
+	if ok && (m.directEnd == 0 || ask == nil) {
+		m.directFrom, m.directEnd = 0, 0
 		return m, nil
 	}
-	id, reply := p.request("open", url, nil)
+	id, reply := p.request("open", url, func(msg js.Value) {
+		if ask != nil {
+			msg.Set("range", ask.rangeHeader)
+			msg.Set("short", ask.short)
+		}
+	})
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -193,6 +221,35 @@ func (p *port) open(url string, timeout time.Duration) (meta, error) {
 	case <-p.closed:
 		return meta{}, errClosed
 	}
+}
+
+// write hands the page bytes of url from offset on that the service worker
+// fetched from the origin itself (meta.directFrom), transferring chunk's
+// buffer. No reply comes.
+func (p *port) write(url string, offset int64, chunk js.Value) {
+	select {
+	case <-p.closed:
+		return
+	default:
+	}
+	msg := object()
+	msg.Set("op", "write")
+	msg.Set("url", url)
+	msg.Set("offset", offset)
+	msg.Set("data", chunk)
+	p.v.Call("postMessage", msg, []any{chunk.Get("buffer")})
+}
+
+// release gives the page back bytes of url it handed to the service
+// worker (meta.directFrom) that the service worker will not fetch. No reply
+// comes.
+func (p *port) release(url string, r byterange.Range) {
+	msg := object()
+	msg.Set("op", "release")
+	msg.Set("url", url)
+	msg.Set("from", r.Start)
+	msg.Set("end", r.End)
+	p.v.Call("postMessage", msg)
 }
 
 // manifestReply is what a successful manifest reply says.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/engine/byterange"
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
 )
 
@@ -34,8 +35,10 @@ type portServer struct {
 	port js.Value
 	fn   js.Func
 
-	mu   sync.Mutex
-	reqs map[float64]*request
+	mu      sync.Mutex
+	reqs    map[float64]*request
+	writes  []directWrite // queued for drainWrites
+	writing bool          // drainWrites is running
 }
 
 // request is one request under way.
@@ -75,7 +78,17 @@ func (ps *portServer) dispatch(msg js.Value) {
 	url := jsutil.String(msg, "url", "")
 	switch op {
 	case "open":
-		go ps.open(ps.begin(id, openTimeout), url)
+		var ask *directAsk
+		if rh := jsutil.Get(msg, "range"); rh.Type() == js.TypeString {
+			ask = &directAsk{rangeHeader: rh.String(), short: jsutil.Get(msg, "short").Truthy()}
+		}
+		go ps.open(ps.begin(id, openTimeout), url, ask)
+	case "write":
+		ps.write(url, jsutil.Number(msg, "offset", -1), jsutil.Get(msg, "data"))
+	case "release":
+		if r := ps.w.lookup(url); r != nil {
+			go r.Release(int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0)))
+		}
 	case "piece":
 		index := jsutil.Number(msg, "index", -1)
 		budget := time.Duration(jsutil.Number(msg, "timeout", 0)) * time.Millisecond
@@ -121,7 +134,17 @@ func (ps *portServer) cancel(id float64) {
 	}
 }
 
-func (ps *portServer) open(rq *request, url string) {
+// directAsk is the service worker's offer to fetch a request's bytes from
+// the origin itself (docs/browser-runtime.md, "Direct responses").
+type directAsk struct {
+	rangeHeader string // the request's Range header, "" for none
+	short       bool   // the requester takes fewer bytes than it asked for
+}
+
+// open answers an open request: what the engine knows of the resource,
+// and, when the service worker offers to fetch the request's bytes itself
+// and no peer can give them, which of them it may.
+func (ps *portServer) open(rq *request, url string, ask *directAsk) {
 	ps.w.watch.wanted.Store(true) // a player is at work: look for its element
 	r, ref, err := ps.w.resource(rq.ctx, url)
 	if err != nil {
@@ -144,7 +167,79 @@ func (ps *portServer) open(rq *request, url string) {
 		// let the pieces come in parallel.
 		msg["readAhead"] = segmentReadAhead
 	}
+	if ask != nil {
+		if from, end, ok := directSpan(r, ask); ok {
+			msg["directFrom"], msg["directEnd"] = from, end
+		}
+	}
 	ps.reply(rq, msg, js.Undefined())
+}
+
+// directSpan asks r which bytes of the request ask the service worker may
+// fetch from the origin itself: [from, end), ok false for none.
+func directSpan(r *engine.Resource, ask *directAsk) (from, end int64, ok bool) {
+	size := r.Info().Size
+	want := byterange.Range{Start: 0, End: size}
+	short := false
+	if ask.rangeHeader != "" {
+		pr, err := byterange.ParseRange(ask.rangeHeader, size)
+		if err != nil {
+			return 0, 0, false // the service worker answers it otherwise
+		}
+		want, short = pr, ask.short
+	}
+	end = r.DirectSpan(want.Start, want.End, short)
+	return want.Start, end, end > want.Start
+}
+
+// write queues bytes the service worker fetched from the origin after an
+// open reply handed them over, for the engine. It runs in the message
+// callback: the bytes are copied here, and handed over in order by one
+// goroutine (storing a piece waits for Cache Storage).
+func (ps *portServer) write(url string, offset float64, data js.Value) {
+	n := jsutil.Number(data, "byteLength", -1)
+	if offset < 0 || n <= 0 {
+		return
+	}
+	b := make([]byte, int(n))
+	if err := jsutil.Try(func() { js.CopyBytesToGo(b, data) }); err != nil {
+		ps.w.log.Debug("write: not bytes", "url", url, "err", err)
+		return
+	}
+	ps.mu.Lock()
+	ps.writes = append(ps.writes, directWrite{url: url, offset: int64(offset), data: b})
+	start := !ps.writing
+	ps.writing = true
+	ps.mu.Unlock()
+	if start {
+		go ps.drainWrites()
+	}
+}
+
+// directWrite is a chunk of a direct response's body for the engine.
+type directWrite struct {
+	url    string
+	offset int64
+	data   []byte
+}
+
+// drainWrites hands the queued writes to their resources, in order, until
+// the queue is empty.
+func (ps *portServer) drainWrites() {
+	for {
+		ps.mu.Lock()
+		if len(ps.writes) == 0 {
+			ps.writing = false
+			ps.mu.Unlock()
+			return
+		}
+		wr := ps.writes[0]
+		ps.writes = ps.writes[1:]
+		ps.mu.Unlock()
+		if r := ps.w.lookup(wr.url); r != nil {
+			r.Write(wr.offset, wr.data)
+		}
+	}
 }
 
 // piece answers a piece request. budget is how long the service worker
