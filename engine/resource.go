@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/identity"
+	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
 	"github.com/p2pmedia/p2pmedia/engine/wire"
 )
 
@@ -30,7 +31,8 @@ type Resource struct {
 	playhead int64
 	rate     float64 // bytes per second of playback; 0: no playhead
 	live     bool
-	fromPeer bool // info came from a peer's announcement, not the origin
+	electors map[trackermsg.ID]bool // a live resource's fetcher candidates (nil: every peer), see FollowEdge
+	fromPeer bool                   // info came from a peer's announcement, not the origin
 	lastUsed time.Time
 	headAt   time.Time
 	gone     bool
@@ -186,7 +188,7 @@ func (r *Resource) SetPlayhead(offset int64, bytesPerSecond float64) {
 // waiting longer would miss their deadline).
 func (r *Resource) SetLive(live bool) {
 	r.s.mu.Lock()
-	r.live = live
+	r.live, r.electors = live, nil
 	r.s.mu.Unlock()
 	r.s.kick()
 }

@@ -402,6 +402,9 @@ func (w *wasmEngine) open(c *openCall, url string) {
 			c.r, err = s.LiveResource(ctx, name, url, liveInfoWait(c.ref.target))
 		} else {
 			c.r, err = s.Resource(ctx, name, url)
+			if err == nil && c.ref.kind == kindSegment && !c.ref.live && c.ref.prev != "" {
+				c.r.FollowEdge(c.ref.prev)
+			}
 		}
 	}
 	if err != nil {

@@ -1,0 +1,66 @@
+//go:build !js
+
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/tests/swarm"
+)
+
+// TestFollowEdge has two peers that both hold segment "1" ask for segment
+// "2" at once, with a deadline of a few seconds, as two viewers at the
+// swarm's edge do: only one of them fetches it from the origin, the other
+// takes it from that one. A third peer joins later, holding neither, and
+// finds nothing to follow: "2" is held by peers.
+func TestFollowEdge(t *testing.T) {
+	seg1, seg2 := swarm.Media(2*pieceLen+100), swarm.Media(3*pieceLen+200)
+	url1, url2 := swarm.Origin(t, seg1), swarm.Origin(t, seg2)
+	announce := swarm.Tracker(t)
+	open := func(e *engine.Engine) (*engine.Swarm, *engine.Resource, *engine.Resource) {
+		sw, _ := join(t, e, url1)
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		r1, err := sw.Resource(ctx, "1", url1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := sw.Resource(ctx, "2", url2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sw, r1, r2
+	}
+	a, b := newEngine(t, announce), newEngine(t, announce)
+	_, a1, a2 := open(a)
+	_, b1, b2 := open(b)
+	checkReads(t, readPieces(a1, all(a1.PieceCount()), in(0)), seg1, false)
+	checkReads(t, readPieces(b1, all(b1.PieceCount()), in(5*time.Second)), seg1, false)
+	waitFor(t, "A to learn that B holds segment 1", func() bool {
+		return a2.FollowEdge("1") || a2.Have(0)
+	})
+	if !b2.FollowEdge("1") {
+		t.Fatal("B does not follow the edge: A holds segment 1 and nobody segment 2")
+	}
+	before := a.Stats().HTTPDownloaded + b.Stats().HTTPDownloaded
+	done := make(chan []readResult, 2)
+	for _, r := range []*engine.Resource{a2, b2} {
+		go func() { done <- readPieces(r, all(r.PieceCount()), in(4*time.Second)) }()
+	}
+	for range 2 {
+		checkReads(t, <-done, seg2, true)
+	}
+	if got := a.Stats().HTTPDownloaded + b.Stats().HTTPDownloaded - before; got != int64(len(seg2)) {
+		t.Errorf("A and B fetched %d bytes of segment 2 from the origin, want %d (one of them, once)", got, len(seg2))
+	}
+
+	c := newEngine(t, announce)
+	sc, _, c2 := open(c)
+	waitFor(t, "C to see a peer holding segment 2", func() bool { return sc.PeerHolds(c2, 0) })
+	if c2.FollowEdge("1") {
+		t.Error("C follows the edge for a segment its peers hold")
+	}
+}
