@@ -1,46 +1,34 @@
 package engine
 
-import (
-	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
-	"github.com/p2pmedia/p2pmedia/engine/wire"
-)
+import "github.com/p2pmedia/p2pmedia/engine/wire"
 
-// FollowEdge handles a segment that the viewers reach together: r follows
-// the segment named prev in its playlist, some connected peers hold prev,
-// and none holds any of r yet. Those peers are at the swarm's edge with
-// this one and ask for r within moments of each other, each too close to
-// its deadline to wait for a peer that has not got it. So r is treated as
-// a live segment (SetLive): the one peer elected among them (by the same
-// hash of name and id as live segments) fetches it from the origin at
-// once, and the others wait for it, falling back to HTTP when waiting
-// longer would miss their deadline. It reports whether r was so marked.
+// FollowEdge handles a segment that the viewers reach together, one behind
+// the other: r follows the segment named prev in its playlist, this peer
+// took prev from its peers, some of them hold prev, and none holds any of r
+// yet. The peer ahead, which gave it prev, is then fetching r from the
+// origin or about to; this one asks for r within moments of it, close
+// enough to its deadline that it would otherwise fetch r from the origin
+// too. So this peer waits for them (as for a live segment it is not
+// elected for), falling back to HTTP when waiting longer would miss its
+// deadline. The peer ahead, which fetched prev from the origin itself, does
+// not wait. It reports whether r waits.
 func (r *Resource) FollowEdge(prev string) bool {
 	s := r.s
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	pr := s.resources[prev]
-	if pr == nil || r.live || r.gone || r.have.Count() > 0 {
-		s.mu.Unlock()
+	if pr == nil || pr.p2pPieces == 0 || r.gone || r.have.Count() > 0 {
 		return false
 	}
-	var electors map[trackermsg.ID]bool
-	for id, p := range s.peers {
+	ahead := false
+	for _, p := range s.peers {
 		if p.holdsAny(r.ref) {
-			s.mu.Unlock()
 			return false // a peer has it already: take it from there
 		}
-		if p.holdsAny(pr.ref) {
-			if electors == nil {
-				electors = make(map[trackermsg.ID]bool)
-			}
-			electors[id] = true
-		}
+		ahead = ahead || p.holdsAny(pr.ref)
 	}
-	if electors != nil {
-		r.live, r.electors = true, electors
-	}
-	s.mu.Unlock()
-	s.kick()
-	return electors != nil
+	r.edgeWait = ahead
+	return ahead
 }
 
 // holdsAny reports whether the peer holds some piece of the resource ref.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/identity"
-	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
 )
 
 const (
@@ -172,18 +171,9 @@ func (s *Swarm) untrustLocked(name string) {
 // the same fetchers, and the load spreads evenly over the swarm segment by
 // segment.
 func (s *Swarm) electedLocked(name string) bool {
-	return s.electedAmongLocked(name, nil)
-}
-
-// electedAmongLocked is electedLocked with the candidates limited to this
-// peer and the connected peers in only (nil: every connected peer).
-func (s *Swarm) electedAmongLocked(name string, only map[trackermsg.ID]bool) bool {
 	mine := electionRank(s.e.peerID, name)
 	better := 0
 	for id := range s.peers {
-		if only != nil && !only[id] {
-			continue
-		}
 		if electionRank(id, name) < mine {
 			better++
 		}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/identity"
-	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
 	"github.com/p2pmedia/p2pmedia/engine/wire"
 )
 
@@ -31,11 +30,13 @@ type Resource struct {
 	playhead int64
 	rate     float64 // bytes per second of playback; 0: no playhead
 	live     bool
-	electors map[trackermsg.ID]bool // a live resource's fetcher candidates (nil: every peer), see FollowEdge
-	fromPeer bool                   // info came from a peer's announcement, not the origin
-	lastUsed time.Time
-	headAt   time.Time
-	gone     bool
+	edgeWait bool // wait for the peers at the swarm's edge (FollowEdge)
+	fromPeer bool // info came from a peer's announcement, not the origin
+	// p2pPieces counts the pieces this peer took from peers (not the origin).
+	p2pPieces int
+	lastUsed  time.Time
+	headAt    time.Time
+	gone      bool
 }
 
 // piece is a piece being read or fetched.
@@ -188,7 +189,7 @@ func (r *Resource) SetPlayhead(offset int64, bytesPerSecond float64) {
 // waiting longer would miss their deadline).
 func (r *Resource) SetLive(live bool) {
 	r.s.mu.Lock()
-	r.live, r.electors = live, nil
+	r.live = live
 	r.s.mu.Unlock()
 	r.s.kick()
 }

@@ -99,7 +99,7 @@ func (s *Swarm) scheduleLocked(now time.Time) {
 // that fell behind or out of the window.
 func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
 	cfg := &s.e.cfg
-	if r.live && r.have.Count() < r.n && s.electedAmongLocked(r.name, r.electors) {
+	if r.live && r.have.Count() < r.n && s.electedLocked(r.name) {
 		// Elected for this live segment: fetch it from the origin now, for
 		// the swarm, before anyone asks.
 		for i := range r.n {
@@ -201,11 +201,12 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 	}
 	timeLeft := pc.deadline.Sub(now)
 	urgent := pc.origin || !pc.deadline.IsZero() && timeLeft <= s.e.cfg.HTTPWindow && (pc.waiters > 0 || s.inMinBufferLocked(pc, now))
-	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedAmongLocked(pc.r.name, pc.r.electors)) {
+	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedLocked(pc.r.name) || pc.r.edgeWait) {
 		// Peers may connect any moment, or the peer elected for this live
-		// segment will have it soon: wait for them while HTTP can still make
-		// the deadline comfortably; when the trackers said that others are
-		// there, or a connection is being set up, to the last safe moment.
+		// segment, or the one ahead at the swarm's edge, will have it soon:
+		// wait for them while HTTP can still make the deadline comfortably;
+		// when the trackers said that others are there, or a connection is
+		// being set up, to the last safe moment.
 		reserve := discoveryReserve
 		if s.othersExpectedLocked() {
 			reserve = 0
@@ -483,6 +484,9 @@ func (s *Swarm) finishPiece(pc *piece) {
 		return // readers have it, but it cannot be served to peers
 	}
 	r.have.Set(pc.index)
+	if len(contributors) > 0 {
+		r.p2pPieces++
+	}
 	for _, p := range s.peers {
 		p.announceLocked(r, pc.index)
 	}
