@@ -102,9 +102,10 @@ func (r *Resource) Write(offset int64, data []byte) {
 	s.mu.Lock()
 	now := time.Now()
 	for len(data) > 0 && offset >= 0 && offset < r.info.Size {
-		start, end, _ := r.PieceRange(int(offset / s.id.PieceLength))
+		i := int(offset / s.id.PieceLength)
+		start, end, _ := r.PieceRange(i)
 		k := int(min(int64(len(data)), end-offset))
-		pc := r.pieces[int(offset/s.id.PieceLength)]
+		pc := r.pieces[i]
 		if pc != nil && pc.src == srcDirect {
 			if int64(pc.got) != offset-start {
 				s.releaseDirectLocked(pc) // a gap: it cannot complete

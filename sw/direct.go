@@ -3,6 +3,7 @@
 package main
 
 import (
+	"strconv"
 	"syscall/js"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
@@ -16,9 +17,9 @@ import (
 // engine stores it for the peers that come later. The response ends at
 // meta.directEnd, which may be short of the range asked for only when
 // short is set (a media element's Range request: it asks again for the
-// rest). It returns ok=false, after
-// giving the bytes back to the page, when the origin's answer does not fit
-// what the page knows; the request is then served the usual way.
+// rest). It returns ok=false, after giving the bytes back to the page, when
+// the origin's answer does not fit what the page knows; the request is
+// then served the usual way.
 func direct(p *port, req js.Value, url string, m meta, r byterange.Range, status int, short bool) (js.Value, bool) {
 	if m.directEnd <= m.directFrom {
 		return js.Undefined(), false
@@ -59,27 +60,13 @@ func originFits(resp js.Value, status int, span byterange.Range, m meta) bool {
 		return false
 	}
 	if status == 200 {
-		n, ok := parseLength(header(resp, "content-length"))
-		return !ok || n == m.size
+		// No length, or an unreadable one (a compressed or chunked body):
+		// the status and validators are all there is to check.
+		n, err := strconv.ParseUint(header(resp, "content-length"), 10, 63)
+		return err != nil || int64(n) == m.size
 	}
 	got, size, err := byterange.ParseContentRange(header(resp, "content-range"))
 	return err == nil && got == span && size == m.size
-}
-
-// parseLength reads a Content-Length header; ok is false when it is absent
-// or malformed (a compressed or chunked body).
-func parseLength(v string) (int64, bool) {
-	if v == "" {
-		return 0, false
-	}
-	var n int64
-	for _, c := range []byte(v) {
-		if c < '0' || c > '9' || n > (1<<62)/10 {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 // copyBody hands the page the chunks of body, a copy of a direct
