@@ -5,12 +5,15 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/engine/transport"
 	"github.com/p2pmedia/p2pmedia/tests/swarm"
 )
 
@@ -385,4 +388,57 @@ func TestSimultaneousJoin(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// TestOffersPerCountedPeer joins engines one after another: each sends one
+// offer per peer the tracker counted before it (a tracker relays each offer
+// to a different peer, so more would wait for an answer that never comes),
+// and connects to every one of them.
+func TestOffersPerCountedPeer(t *testing.T) {
+	url := swarm.Origin(t, swarm.Media(pieceLen))
+	announce := swarm.Tracker(t)
+	var swarms []*engine.Swarm
+	for i := range 3 {
+		var sent atomic.Int32
+		sw, _ := join(t, newEngine(t, announce, countOffers(&sent)), url)
+		swarms = append(swarms, sw)
+		for j, s := range swarms {
+			waitFor(t, fmt.Sprintf("engine %d to connect to the %d others", j, i), func() bool { return s.PeerCount() == i })
+		}
+		time.Sleep(200 * time.Millisecond) // time for offers that should not go
+		if got := int(sent.Load()); got != i {
+			t.Errorf("engine %d sent %d offers with %d peers in the swarm, want %d", i, got, i, i)
+		}
+	}
+}
+
+// countOffers counts in sent the offers an engine's connector hands to a
+// tracker (those whose SDP is read).
+func countOffers(sent *atomic.Int32) func(*engine.Config) {
+	return func(c *engine.Config) {
+		c.Connector = &offerCounter{Connector: c.Connector, sent: sent}
+	}
+}
+
+type offerCounter struct {
+	transport.Connector
+	sent *atomic.Int32
+}
+
+func (c *offerCounter) Offer(ctx context.Context) (transport.Offer, error) {
+	o, err := c.Connector.Offer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countedOffer{Offer: o, sent: c.sent}, nil
+}
+
+type countedOffer struct {
+	transport.Offer
+	sent *atomic.Int32
+}
+
+func (o countedOffer) SDP() string {
+	o.sent.Add(1)
+	return o.Offer.SDP()
 }

@@ -270,8 +270,8 @@ type fakePeer struct {
 // newFakePeer starts a fake peer of swarm sw at the tracker announce and
 // returns once the tracker counts it in the swarm, so that the next engine
 // to announce sends it an offer. onOpen runs after the handshakes, before
-// any message is read; onMessage runs on the reader goroutine for every
-// message from the engine. Either may be nil.
+// any message is read, and is followed by a Ready; onMessage runs on the
+// reader goroutine for every message from the engine. Either may be nil.
 func newFakePeer(t testing.TB, announce string, sw identity.Swarm, onOpen func(*fakePeer), onMessage func(*fakePeer, wire.Message)) *fakePeer {
 	t.Helper()
 	fp := &fakePeer{
@@ -374,6 +374,7 @@ func (fp *fakePeer) accept(connector *rtc.Connector, from, offerID trackermsg.ID
 	if fp.onOpen != nil {
 		fp.onOpen(fp)
 	}
+	fp.send(&wire.Ready{}) // what onOpen announced is all it holds; fails where onOpen broke the connection
 	close(fp.open)
 	fp.readLoop()
 }

@@ -140,13 +140,15 @@ func (p *peer) queueLocked(m wire.Message) {
 	p.signalWriter()
 }
 
-// sendBitfieldsLocked announces every resource we hold pieces of.
+// sendBitfieldsLocked announces every resource we hold pieces of, then
+// that this is all (wire.Ready).
 func (p *peer) sendBitfieldsLocked() {
 	for _, r := range p.s.resources {
 		if !r.gone && r.have.Count() > 0 {
 			p.bitfieldLocked(r)
 		}
 	}
+	p.queueLocked(&wire.Ready{})
 }
 
 func (p *peer) bitfieldLocked(r *Resource) {
@@ -257,8 +259,12 @@ func (p *peer) handle(m wire.Message) error {
 			return fmt.Errorf("%w: more than %d resources", errProtocol, maxRemoteResources)
 		}
 		p.remote[m.Resource] = &remoteResource{info: info, bits: wire.Bits(m.Bits)}
-		s.heardHoldings = true
 		s.heardLocked()
+		s.kick()
+	case *wire.Ready:
+		// Until every bitfield the peer sent on connecting is in, a
+		// resource it has not announced yet may still be on its way.
+		s.heardHoldings = true
 		s.kick()
 	case *wire.Have:
 		rr, ok := p.remote[m.Resource]

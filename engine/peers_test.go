@@ -4,6 +4,7 @@ package engine_test
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -359,5 +360,37 @@ func TestRetryAfterFailedConnection(t *testing.T) {
 			t.Fatalf("no new offer within 6 s of a failed handshake (%d offers)", f.fp.offers.Load())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHoldingsStillArriving has a peer announce many other resources, slowly,
+// before the one a read needs. Until the peer's Ready, what it holds is not
+// all known: the engine keeps waiting for it, and takes the piece from the
+// peer, not from the origin.
+func TestHoldingsStillArriving(t *testing.T) {
+	f := newFixture(t, pieceLen)
+	onOpen := func(fp *fakePeer) {
+		for i := range 20 {
+			name := fmt.Sprintf("other-%d", i)
+			fp.send(bitfieldAll(name, identity.ResourceInfo{Size: pieceLen, ETag: `"` + name + `"`}))
+			time.Sleep(25 * time.Millisecond)
+		}
+		fp.send(bitfieldAll("", f.info))
+	}
+	onMessage := func(fp *fakePeer, m wire.Message) {
+		if req, ok := m.(*wire.Request); ok {
+			go fp.sendData(req.ID, int(req.Offset), pieceOf(f.data, int(req.Piece))[req.Offset:], 16<<10)
+		}
+	}
+	f.announce = swarm.Tracker(t)
+	f.fp = newFakePeer(t, f.announce, swarmOf(t, f.url), onOpen, onMessage)
+	f.e = newEngine(t, f.announce, f.ev.option())
+	f.engine.Store(f.e)
+	f.sw, f.r = join(t, f.e, f.url)
+	// The read is due in 3 s: within the HTTP window from the start, so
+	// only the wait for the peer's holdings keeps it off the origin.
+	checkReads(t, readPieces(f.r, []int{0}, in(3*time.Second)), f.data, true)
+	if st := f.e.Stats(); st.HTTPDownloaded != 0 || st.P2PDownloaded != pieceLen {
+		t.Errorf("stats %+v, want the piece from the peer only", st)
 	}
 }

@@ -50,7 +50,8 @@ type Swarm struct {
 	p2pCtx    context.Context
 	p2pCancel context.CancelFunc
 	p2pSince  time.Time
-	// heardHoldings: a peer announced what it holds since P2P started.
+	// heardHoldings: a peer finished announcing what it holds (wire.Ready)
+	// since P2P started.
 	heardHoldings bool
 	// answered: a tracker answered an announce since P2P started; others
 	// is the most peers besides this one that an answer counted.
@@ -66,9 +67,12 @@ type Swarm struct {
 	offers     map[trackermsg.ID]*pendingOffer
 	banned     map[trackermsg.ID]time.Time
 	started    map[*tracker]bool
-	// offered: an announce with offers went to the tracker since it
-	// started.
-	offered  map[*tracker]bool
+	// sent is the number of offers of the last announce to a tracker;
+	// counted, how many peers besides this one its last answer counted.
+	// An announce carries no more offers than that, since the tracker
+	// relays each offer to a different peer.
+	sent     map[*tracker]int
+	counted  map[*tracker]int
 	nextAnn  map[*tracker]time.Time
 	interval time.Duration
 	// retry is the delay of the announce after the last failed connection
@@ -110,7 +114,8 @@ func newSwarm(e *Engine, id identity.Swarm) *Swarm {
 		offers:     map[trackermsg.ID]*pendingOffer{},
 		banned:     map[trackermsg.ID]time.Time{},
 		started:    map[*tracker]bool{},
-		offered:    map[*tracker]bool{},
+		sent:       map[*tracker]int{},
+		counted:    map[*tracker]int{},
 		nextAnn:    map[*tracker]time.Time{},
 		interval:   2 * time.Minute,
 		resources:  map[string]*Resource{},
@@ -188,7 +193,8 @@ func (s *Swarm) detachAllLocked() ([]*peer, []*pendingOffer) {
 		delete(s.offers, id)
 	}
 	s.started = map[*tracker]bool{}
-	s.offered = map[*tracker]bool{}
+	s.sent = map[*tracker]int{}
+	s.counted = map[*tracker]int{}
 	s.nextAnn = map[*tracker]time.Time{}
 	return drop, offers
 }
@@ -201,7 +207,8 @@ func (s *Swarm) trackerUp(t *tracker) {
 		return
 	}
 	delete(s.started, t)
-	delete(s.offered, t)
+	delete(s.sent, t)
+	delete(s.counted, t)
 	s.nextAnn[t] = time.Now()
 	s.mu.Unlock()
 	s.kick()
@@ -211,7 +218,9 @@ func (s *Swarm) trackerUp(t *tracker) {
 // how many peers the swarm has there (this one included). The first
 // announce to a tracker carries no offers, so that this answer comes at
 // once: when it counts other peers, the announce with offers follows
-// right away; when it counts none, they will connect to this peer.
+// right away; when it counts none, they will connect to this peer. The
+// same holds when an answer counts more peers than the offers that went
+// out: the swarm grew while they were made.
 func (s *Swarm) onResponse(t *tracker, interval time.Duration, complete, incomplete int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -222,15 +231,25 @@ func (s *Swarm) onResponse(t *tracker, interval time.Duration, complete, incompl
 		return
 	}
 	others := max(complete+incomplete-1, 0)
+	counted := others
 	if complete < 0 || incomplete < 0 {
-		others = 1 // not said: there may be some
+		// Not said: there may be some, as many as offers may go.
+		others, counted = 1, s.e.cfg.MaxOffers
 	}
+	s.counted[t] = counted
 	s.answered, s.others = true, max(s.others, others)
-	if others > 0 && !s.offered[t] {
-		s.offered[t] = true
+	if s.offersWantedLocked(t) > s.sent[t] {
 		s.nextAnn[t] = time.Now()
 		s.kick()
 	}
+}
+
+// offersWantedLocked is the number of offers an announce to t carries: one
+// per peer the tracker counted, within MaxOffers and the connections that
+// MaxPeers leaves.
+func (s *Swarm) offersWantedLocked(t *tracker) int {
+	want := s.e.cfg.MaxPeers - len(s.peers) - len(s.connecting)
+	return max(min(s.e.cfg.MaxOffers, want, s.counted[t]), 0)
 }
 
 // announceDue starts the announces whose time has come.
@@ -243,17 +262,16 @@ func (s *Swarm) announceDueLocked(now time.Time) {
 			continue
 		}
 		s.nextAnn[t] = now.Add(s.interval)
-		event := ""
-		want := s.e.cfg.MaxPeers - len(s.peers) - len(s.connecting)
-		n := min(s.e.cfg.MaxOffers, max(want, 0))
+		event, n := "", 0
 		if !s.started[t] {
 			// The first announce only asks how many peers there are
 			// (onResponse): offers take a browser a few hundred ms.
-			event, n = trackermsg.EventStarted, 0
+			event = trackermsg.EventStarted
 			s.started[t] = true
-		} else if n > 0 {
-			s.offered[t] = true
+		} else {
+			n = s.offersWantedLocked(t)
 		}
+		s.sent[t] = n
 		ctx := s.p2pCtx
 		s.wg.Add(1)
 		go func() {
@@ -263,65 +281,93 @@ func (s *Swarm) announceDueLocked(now time.Time) {
 	}
 }
 
-// announce sends one announce with n fresh offers.
+// announce sends an announce with n offers. Offers at hand in the pool go
+// at once; when the pool cannot cover n, the ones still to be made follow
+// in an announce of their own, so a made offer never waits for another.
 func (s *Swarm) announce(ctx context.Context, t *tracker, event string, n int) {
+	offers := s.pooledOffers(n)
+	if len(offers) > 0 && len(offers) < n {
+		if !s.sendAnnounce(ctx, t, event, offers) {
+			return
+		}
+		event, n, offers = "", n-len(offers), nil
+	}
+	s.sendAnnounce(ctx, t, event, append(offers, s.makeOffers(ctx, n-len(offers))...))
+}
+
+// sendAnnounce sends one announce with offers, and reports whether it went.
+func (s *Swarm) sendAnnounce(ctx context.Context, t *tracker, event string, offers []trackermsg.Offer) bool {
 	c := t.c.Load()
 	if c == nil {
-		return
+		s.dropOffers(offers)
+		return false
 	}
-	offers := s.makeOffers(ctx, n)
 	st := s.e.Stats()
 	a := trackerclient.Announce{
 		InfoHash:   trackermsg.ID(s.id.InfoHash),
 		Event:      event,
-		NumWant:    n,
+		NumWant:    len(offers),
 		Uploaded:   st.P2PUploaded,
 		Downloaded: st.P2PDownloaded + st.HTTPDownloaded,
 		Left:       -1,
 		Offers:     offers,
 	}
-	if err := c.Announce(ctx, a); err != nil {
-		s.mu.Lock()
-		for _, o := range offers {
-			if po, ok := s.offers[o.OfferID]; ok {
-				delete(s.offers, o.OfferID)
-				po.offer.Close()
-			}
-		}
-		if event != "" {
-			delete(s.started, t)
-		}
-		if s.p2p {
-			s.nextAnn[t] = time.Now().Add(2 * time.Second)
-		}
-		s.mu.Unlock()
-		if ctx.Err() == nil {
-			s.e.log.Debug("announce failed", "tracker", t.url, "err", err)
+	err := c.Announce(ctx, a)
+	if err == nil {
+		return true
+	}
+	s.dropOffers(offers)
+	s.mu.Lock()
+	if event != "" {
+		delete(s.started, t)
+	}
+	if s.p2p {
+		s.nextAnn[t] = time.Now().Add(2 * time.Second)
+	}
+	s.mu.Unlock()
+	if ctx.Err() == nil {
+		s.e.log.Debug("announce failed", "tracker", t.url, "err", err)
+	}
+	return false
+}
+
+// dropOffers forgets offers that did not go out, and closes them.
+func (s *Swarm) dropOffers(offers []trackermsg.Offer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range offers {
+		if po, ok := s.offers[o.OfferID]; ok {
+			delete(s.offers, o.OfferID)
+			po.offer.Close()
 		}
 	}
 }
 
-// makeOffers creates up to n offers in parallel and records them as pending.
+// pooledOffers takes up to n offers from the engine's pool and records them
+// as pending.
+func (s *Swarm) pooledOffers(n int) []trackermsg.Offer {
+	var out []trackermsg.Offer
+	for range n {
+		o := s.e.pool.take()
+		if o == nil {
+			break
+		}
+		if m, ok := s.pendingOffer(o); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// makeOffers creates n offers in parallel and records them as pending.
 func (s *Swarm) makeOffers(ctx context.Context, n int) []trackermsg.Offer {
 	conn := s.e.cfg.Connector
 	if n <= 0 || conn == nil {
 		return nil
 	}
-	type made struct {
-		id trackermsg.ID
-		o  transport.Offer
-	}
-	results := make(chan made, n)
+	results := make(chan transport.Offer, n)
 	for range n {
 		go func() {
-			var id trackermsg.ID
-			for i := range id {
-				id[i] = byte(rand.Uint32())
-			}
-			if o := s.e.pool.take(); o != nil {
-				results <- made{id, o}
-				return
-			}
 			octx, cancel := context.WithTimeout(ctx, connectTimeout)
 			defer cancel()
 			o, err := conn.Offer(octx)
@@ -329,29 +375,38 @@ func (s *Swarm) makeOffers(ctx context.Context, n int) []trackermsg.Offer {
 				if ctx.Err() == nil {
 					s.e.exception(CodeSignal, fmt.Errorf("create offer: %w", err))
 				}
-				results <- made{}
-				return
+				o = nil
 			}
-			results <- made{id, o}
+			results <- o
 		}()
 	}
 	var out []trackermsg.Offer
 	for range n {
-		m := <-results
-		if m.o == nil {
-			continue
+		if o := <-results; o != nil {
+			if m, ok := s.pendingOffer(o); ok {
+				out = append(out, m)
+			}
 		}
-		s.mu.Lock()
-		if !s.p2p || s.closed {
-			s.mu.Unlock()
-			m.o.Close()
-			continue
-		}
-		s.offers[m.id] = &pendingOffer{offer: m.o, created: time.Now()}
-		s.mu.Unlock()
-		out = append(out, trackermsg.Offer{Offer: trackermsg.SDP{Type: "offer", SDP: m.o.SDP()}, OfferID: m.id})
 	}
 	return out
+}
+
+// pendingOffer records o as an offer waiting for its answer, under a fresh
+// offer id; it closes o and reports false when P2P is off.
+func (s *Swarm) pendingOffer(o transport.Offer) (trackermsg.Offer, bool) {
+	var id trackermsg.ID
+	for i := range id {
+		id[i] = byte(rand.Uint32())
+	}
+	s.mu.Lock()
+	if !s.p2p || s.closed {
+		s.mu.Unlock()
+		o.Close()
+		return trackermsg.Offer{}, false
+	}
+	s.offers[id] = &pendingOffer{offer: o, created: time.Now()}
+	s.mu.Unlock()
+	return trackermsg.Offer{Offer: trackermsg.SDP{Type: "offer", SDP: o.SDP()}, OfferID: id}, true
 }
 
 // canConnectLocked reports whether a new connection to id is wanted.

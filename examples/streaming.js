@@ -65,6 +65,7 @@
       buffer: num('buffer'),
       src,
       p2p: q.get('p2p') !== '0',
+      log: q.get('log') || 'warn',
     };
   }
 
@@ -154,7 +155,7 @@
         const engine = new P2PEngineMedia({
           announce: [trackerURL],
           webRTCConfig: {iceServers: []},
-          logLevel: 'warn',
+          logLevel: p.log,
           mediaElem: video,
         });
         demo.watch(engine);

@@ -23,6 +23,7 @@
 //	Cancel     ID:u32
 //	Reject     ID:u32 Reason:u8
 //	Drop       Ref Piece:u32
+//	Ready      (nothing)
 //
 // where Ref is a ResourceRef: Name:str Version:u64.
 package wire
@@ -37,7 +38,7 @@ import (
 )
 
 // Version is the protocol version a peer sends in its Handshake.
-const Version uint16 = 1
+const Version uint16 = 2
 
 // MinMessageSize is the smallest MaxMessageSize a Handshake may announce.
 const MinMessageSize = 1024
@@ -73,6 +74,7 @@ const (
 	TypeCancel    Type = 6
 	TypeReject    Type = 7
 	TypeDrop      Type = 8
+	TypeReady     Type = 9
 )
 
 // String returns the type's name ("handshake", "piece", …), or "Type(n)"
@@ -95,6 +97,8 @@ func (t Type) String() string {
 		return "reject"
 	case TypeDrop:
 		return "drop"
+	case TypeReady:
+		return "ready"
 	}
 	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -230,6 +234,11 @@ type Reject struct {
 	Reason RejectReason
 }
 
+// Ready follows the Bitfields a peer sends right after the handshake: the
+// receiver then knows everything the sender held when they connected, and
+// that a resource it did not announce is not held there.
+type Ready struct{}
+
 // Type implements Message.
 func (*Handshake) Type() Type { return TypeHandshake }
 
@@ -253,6 +262,9 @@ func (*Reject) Type() Type { return TypeReject }
 
 // Type implements Message.
 func (*Drop) Type() Type { return TypeDrop }
+
+// Type implements Message.
+func (*Ready) Type() Type { return TypeReady }
 
 // malformed returns an error wrapping ErrMalformed.
 func malformed(t Type, format string, args ...any) error {
@@ -320,6 +332,8 @@ func Append(dst []byte, m Message) ([]byte, error) {
 		dst = append(dst, byte(TypeReject))
 		dst = binary.BigEndian.AppendUint32(dst, m.ID)
 		dst = append(dst, byte(m.Reason))
+	case *Ready:
+		dst = append(dst, byte(TypeReady))
 	}
 	return dst, nil
 }
@@ -394,6 +408,11 @@ func check(m Message) error {
 		}
 		return nil
 	case *Cancel:
+		if m == nil {
+			break
+		}
+		return nil
+	case *Ready:
 		if m == nil {
 			break
 		}
@@ -503,6 +522,8 @@ func Decode(b []byte) (Message, error) {
 		m = &Cancel{ID: d.uint32()}
 	case TypeReject:
 		m = &Reject{ID: d.uint32(), Reason: RejectReason(d.byte())}
+	case TypeReady:
+		m = &Ready{}
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformed, b[0])
 	}

@@ -66,7 +66,7 @@ var validCases = []struct {
 	enc  []byte
 }{
 	{"handshake", &Handshake{Version: Version, InfoHash: hashA, PeerID: peerB, MaxMessageSize: 65535},
-		cat(TypeHandshake, "P2PM", u16(1), hashA[:], peerB[:], u32(65535))},
+		cat(TypeHandshake, "P2PM", u16(Version), hashA[:], peerB[:], u32(65535))},
 	{"handshake future version min size", &Handshake{Version: 0xFFFF, MaxMessageSize: MinMessageSize},
 		cat(TypeHandshake, "P2PM", u16(0xFFFF), make([]byte, 40), u32(MinMessageSize))},
 	{"bitfield", &Bitfield{Resource: ref, Size: 2_000_000, ETag: `"abc"`, LastModified: "Wed, 21 Oct 2015 07:28:00 GMT", PieceCount: 4, Bits: []byte{0b1010_0000}},
@@ -100,6 +100,7 @@ var validCases = []struct {
 		cat(TypeDrop, refEnc, u32(0))},
 	{"drop long name", &Drop{Resource: ResourceRef{Name: longN, Version: 1}, Piece: 1},
 		cat(TypeDrop, str(longN), u64(1), u32(1))},
+	{"ready", &Ready{}, cat(TypeReady)},
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -200,6 +201,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"drop truncated", cat(TypeDrop, refEnc)},
 		{"drop trailing", cat(TypeDrop, refEnc, u32(3), 0)},
 		{"drop piece too large", cat(TypeDrop, refEnc, u32(^uint32(0)))},
+		{"ready trailing", cat(TypeReady, 0)},
 		{"request truncated", cat(TypeRequest, u32(1), refEnc, u32(1), u16(0))},
 		{"request trailing", cat(TypeRequest, u32(1), refEnc, u32(1), u32(0), 0)},
 		{"request offset beyond piece", cat(TypeRequest, u32(1), refEnc, u32(1), u32(identity.MaxPieceLength))},
@@ -291,6 +293,7 @@ func TestAppendInvalid(t *testing.T) {
 		{"nil cancel", (*Cancel)(nil)},
 		{"nil reject", (*Reject)(nil)},
 		{"nil drop", (*Drop)(nil)},
+		{"nil ready", (*Ready)(nil)},
 		{"foreign message", foreign{}},
 		{"handshake version 0", &Handshake{MaxMessageSize: 65535}},
 		{"handshake small max size", &Handshake{Version: 1, MaxMessageSize: MinMessageSize - 1}},
@@ -350,7 +353,7 @@ func TestAppendAllocationFree(t *testing.T) {
 func TestTypeString(t *testing.T) {
 	want := map[Type]string{
 		TypeHandshake: "handshake", TypeBitfield: "bitfield", TypeHave: "have", TypeRequest: "request",
-		TypePiece: "piece", TypeCancel: "cancel", TypeReject: "reject", TypeDrop: "drop", 0: "Type(0)", 200: "Type(200)",
+		TypePiece: "piece", TypeCancel: "cancel", TypeReject: "reject", TypeDrop: "drop", TypeReady: "ready", 0: "Type(0)", 200: "Type(200)",
 	}
 	for ty, s := range want {
 		if got := ty.String(); got != s {
