@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -50,6 +51,12 @@ func BenchmarkPieceAssembly(b *testing.B) {
 		index := i % r.PieceCount()
 		start, end, _ := r.PieceRange(index)
 		sw.mu.Lock()
+		for r.pieces[index] != nil {
+			// The last assembly of this index is still being stored.
+			sw.mu.Unlock()
+			runtime.Gosched()
+			sw.mu.Lock()
+		}
 		r.have.Clear(index)
 		pc := r.wantLocked(index, start, end)
 		pc.waiters = 1
