@@ -280,8 +280,13 @@ func resolve(base *url.URL, ref string) (*url.URL, error) {
 	}
 	u := base.ResolveReference(r)
 	u.Fragment, u.RawFragment = "", ""
-	if len(u.String()) > MaxURLLength {
+	abs := u.String()
+	if len(abs) > MaxURLLength {
 		return nil, fmt.Errorf("%w: URL longer than %d bytes", ErrMalformed, MaxURLLength)
+	}
+	if _, err := url.Parse(abs); err != nil {
+		// "//::" parses as a reference, but what it resolves to does not.
+		return nil, fmt.Errorf("%w: URI %q resolves to %q: %v", ErrMalformed, ref, abs, err)
 	}
 	return u, nil
 }
