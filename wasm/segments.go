@@ -300,8 +300,6 @@ func (sm *segmentMap) played(channel string, now time.Time) {
 	sm.active[channel] = now
 }
 
-// lookup returns what the kept manifests say of a media URL, the most
-// recently loaded first.
 // previous returns the name of the media segment before segs[k] in the
 // same channel, "" when there is none (or segs[k] is an init segment).
 func previous(segs []manifest.Segment, k int) string {
@@ -316,6 +314,8 @@ func previous(segs []manifest.Segment, k int) string {
 	return ""
 }
 
+// lookup returns what the kept manifests say of a media URL, the most
+// recently loaded first.
 func (sm *segmentMap) lookup(mediaURL string) mediaRef {
 	n := normalizeURL(mediaURL)
 	sm.mu.Lock()
