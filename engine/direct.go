@@ -37,8 +37,8 @@ func (r *Resource) DirectSpan(start, end int64, partial bool) int64 {
 		if pstart > start && pend-start > maxDirect {
 			break
 		}
-		if pc := r.pieces[i]; r.have.Has(i) || pc != nil && (pc.src != srcNone || pc.got > 0) {
-			break // ours already, or on its way
+		if r.comingLocked(i) {
+			break
 		}
 		span = min(pend, end)
 	}
@@ -52,6 +52,40 @@ func (r *Resource) DirectSpan(start, end int64, partial bool) int64 {
 	})
 	r.lastUsed = now
 	return span
+}
+
+// Claim readies the resource to take, through Write, bytes [start, end)
+// that the caller fetched from the origin before asking (a response the
+// service worker gave the player straight from the origin, whose bytes are
+// then read back from the browser's HTTP cache). Unlike DirectSpan it holds
+// whether or not the swarm is alone: the bytes were downloaded already.
+// Each whole piece in there that is neither held nor on its way waits for
+// them as a DirectSpan piece does (see directStall); the others ignore them.
+func (r *Resource) Claim(start, end int64) {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || r.gone {
+		return
+	}
+	now := time.Now()
+	r.eachWholePiece(start, min(end, r.info.Size), func(i int, pstart, pend int64) {
+		if pc := r.pieces[i]; pc != nil && pc.src == srcDirect {
+			pc.lastByte = now // handed over by DirectSpan: the bytes come now
+			return
+		}
+		if r.comingLocked(i) {
+			return
+		}
+		pc := r.wantLocked(i, pstart, pend)
+		pc.src, pc.lastByte = srcDirect, now
+	})
+}
+
+// comingLocked reports whether piece i is ours already, or on its way.
+func (r *Resource) comingLocked(i int) bool {
+	pc := r.pieces[i]
+	return r.have.Has(i) || pc != nil && (pc.src != srcNone || pc.got > 0)
 }
 
 // Release gives the scheduler back the bytes [start, end) that DirectSpan
@@ -91,7 +125,7 @@ func (s *Swarm) aloneLocked() bool {
 }
 
 // Write takes bytes [offset, offset+len(data)) of the resource that the
-// caller fetched from the origin after DirectSpan, in order. They count as
+// caller fetched from the origin after DirectSpan or Claim, in order. They count as
 // HTTP downloads; the pieces of the span they complete are served to their
 // readers, stored and announced to peers, as if the scheduler had fetched
 // them. Bytes outside the span are only counted.

@@ -146,3 +146,42 @@ func TestDirectStalled(t *testing.T) {
 		t.Error("piece 0 lost")
 	}
 }
+
+// TestClaim has a peer that is not alone take bytes it did not fetch
+// itself (a response the service worker gave the player straight from the
+// origin): the pieces it neither holds nor fetches are stored, served and
+// given to a peer; a piece it held keeps its bytes; all bytes count as
+// HTTP once.
+func TestClaim(t *testing.T) {
+	data := swarm.Media(5*pieceLen + 777)
+	size := int64(len(data))
+	url := swarm.Origin(t, data)
+	announce := swarm.Tracker(t)
+	a := newEngine(t, announce)
+	sa, ra := join(t, a, url)
+	b := newEngine(t, announce)
+	_, rb := join(t, b, url)
+	checkReads(t, readPieces(ra, []int{3}, in(0)), data, false)
+	waitFor(t, "A and B to connect", func() bool { return sa.PeerCount() == 1 })
+
+	from, end := int64(100), int64(4*pieceLen+50)
+	ra.Claim(from, end)
+	for off := from; off < end; off += 7000 {
+		ra.Write(off, data[off:min(off+7000, end)])
+	}
+	for i, want := range []bool{false, true, true, true, false, false} {
+		if got := ra.Have(i); got != want {
+			t.Errorf("A: Have(%d) = %t, want %t", i, got, want)
+		}
+	}
+	if got, want := a.Stats().HTTPDownloaded, int64(pieceLen)+end-from; got != want {
+		t.Errorf("A: HTTPDownloaded %d, want %d: piece 3 read, then the claimed bytes", got, want)
+	}
+	checkReads(t, readPieces(rb, []int{1, 2, 3}, in(20*time.Second)), data, true)
+	if st := b.Stats(); st.HTTPDownloaded != 0 {
+		t.Errorf("B: stats %+v, want the claimed pieces from A", st)
+	}
+	if got := ra.DirectSpan(0, size, true); got != 0 {
+		t.Errorf("A, with B connected: DirectSpan = %d, want 0", got)
+	}
+}

@@ -4,7 +4,10 @@ package main
 
 import (
 	"strconv"
+	"strings"
+	"sync"
 	"syscall/js"
+	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
 )
@@ -13,14 +16,18 @@ import (
 // service worker (meta.directFrom: no peer can give them) with the origin's
 // own response, which the player reads natively, without a JavaScript
 // stream in between: that is what makes a lone viewer start as fast as
-// plain HTTP. A copy of the body goes to the page (op "write"), whose
-// engine stores it for the peers that come later. The response ends at
+// plain HTTP. The page's engine gets the bytes too, and stores them for the
+// peers that come later: when the browser's HTTP cache keeps the response
+// (see keptByCache), the page reads them back from there once the player
+// has read the body (op "cached"), and the player's response is left
+// untouched; otherwise a copy of the body goes to the page as it comes (op
+// "write"), which costs the player the tee of its body. The response ends at
 // meta.directEnd, which may be short of the range asked for only when
 // short is set (a media element's Range request: it asks again for the
 // rest). It returns ok=false, after giving the bytes back to the page, when
 // the origin's answer does not fit what the page knows; the request is
 // then served the usual way.
-func direct(p *port, req js.Value, url string, m meta, r byterange.Range, status int, short bool) (js.Value, bool) {
+func direct(p *port, reads *readWatch, req js.Value, url string, m meta, r byterange.Range, status int, short bool) (js.Value, bool) {
 	if m.directEnd <= m.directFrom {
 		return js.Undefined(), false
 	}
@@ -40,14 +47,41 @@ func direct(p *port, req js.Value, url string, m meta, r byterange.Range, status
 		h.Set("range", byterange.Header(span))
 		init.Set("headers", h)
 	}
+	read := reads.watch(url)
 	resp, err := await(js.Global().Call("fetch", url, init))
 	if err != nil || !originFits(resp, status, span, m) {
+		reads.forget(read)
 		p.release(url, span)
 		return js.Undefined(), false
 	}
+	if reads.ok() && keptByCache(resp) {
+		go func() {
+			if !reads.wait(read) {
+				p.release(url, span) // a read back now might go to the origin
+				return
+			}
+			time.Sleep(cacheSettle)
+			p.cached(url, span)
+		}()
+		return resp, true
+	}
+	reads.forget(read)
 	copied := resp.Call("clone").Get("body")
 	go p.copyBody(url, span.Start, copied)
 	return resp, true
+}
+
+// keptByCache reports whether the browser's HTTP cache keeps resp, a
+// response to a Range request, for the page to read back: it must not
+// forbid storing it, and must carry a validator, without which a cache
+// does not keep part of a resource.
+func keptByCache(resp js.Value) bool {
+	for _, d := range strings.Split(strings.ToLower(header(resp, "cache-control")), ",") {
+		if strings.TrimSpace(d) == "no-store" {
+			return false
+		}
+	}
+	return header(resp, "etag") != "" || header(resp, "last-modified") != ""
 }
 
 // originFits reports whether the origin answered a request for the bytes
@@ -85,5 +119,127 @@ func (p *port) copyBody(url string, offset int64, body js.Value) {
 		n := int64(chunk.Get("byteLength").Int())
 		p.write(url, offset, chunk)
 		offset += n
+	}
+}
+
+// How a direct response left to the player is read back by the page.
+const (
+	// readWaitLimit bounds the wait for the player to read the body (a
+	// player that stopped reading, an aborted or redirected response):
+	// the page gets the span back then, and the bytes the player read
+	// stay uncounted.
+	readWaitLimit = 30 * time.Second
+	// cacheSettle is the time the browser takes, after the body has come
+	// whole, to finish the cache entry: a read before then goes to the
+	// network (Chromium 156: 100 ms is too soon).
+	cacheSettle = time.Second
+)
+
+// readWatch tells when the body of a fetch of the service worker has come
+// whole, from the Resource Timing entries the browser adds then.
+type readWatch struct {
+	obs js.Value // the PerformanceObserver, undefined where there is none
+	fn  js.Func
+
+	mu      sync.Mutex
+	waiting map[string][]*bodyRead // by URL
+}
+
+// bodyRead is one fetch whose body is awaited.
+type bodyRead struct {
+	url   string
+	since float64 // performance.now() just before the fetch
+	done  chan struct{}
+}
+
+func newReadWatch() *readWatch {
+	w := &readWatch{waiting: make(map[string][]*bodyRead)}
+	ctor := js.Global().Get("PerformanceObserver")
+	if ctor.Type() != js.TypeFunction {
+		return w
+	}
+	w.fn = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		entries := arg(args, 0).Call("getEntries")
+		for i, n := 0, entries.Length(); i < n; i++ {
+			e := entries.Index(i)
+			w.ended(e.Get("name").String(), e.Get("startTime").Float())
+		}
+		return nil
+	})
+	opts := object()
+	opts.Set("type", "resource")
+	_, err := protect(func() (js.Value, error) {
+		obs := ctor.New(w.fn)
+		obs.Call("observe", opts)
+		w.obs = obs
+		return obs, nil
+	})
+	if err != nil {
+		w.fn.Release()
+	}
+	return w
+}
+
+// ok reports whether the browser tells when a body has come.
+func (w *readWatch) ok() bool { return !w.obs.IsUndefined() }
+
+// watch registers the fetch of url about to start.
+func (w *readWatch) watch(url string) *bodyRead {
+	b := &bodyRead{url: url, since: js.Global().Get("performance").Call("now").Float(), done: make(chan struct{})}
+	w.mu.Lock()
+	w.waiting[url] = append(w.waiting[url], b)
+	w.mu.Unlock()
+	return b
+}
+
+// ended takes the entry of a fetch of url that started at start: it is the
+// one, of those awaited, that started last before it.
+func (w *readWatch) ended(url string, start float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	list, k := w.waiting[url], -1
+	for i, b := range list {
+		if b.since <= start && (k < 0 || b.since > list[k].since) {
+			k = i
+		}
+	}
+	if k >= 0 {
+		close(list[k].done)
+		w.removeLocked(list[k])
+	}
+}
+
+// wait reports whether the body of b came whole within readWaitLimit.
+func (w *readWatch) wait(b *bodyRead) bool {
+	t := time.NewTimer(readWaitLimit)
+	defer t.Stop()
+	select {
+	case <-b.done:
+		return true
+	case <-t.C:
+		w.forget(b)
+		return false
+	}
+}
+
+// forget stops waiting for b.
+func (w *readWatch) forget(b *bodyRead) {
+	w.mu.Lock()
+	w.removeLocked(b)
+	w.mu.Unlock()
+}
+
+func (w *readWatch) removeLocked(b *bodyRead) {
+	list := w.waiting[b.url]
+	for i, x := range list {
+		if x == b {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(w.waiting, b.url)
+	} else {
+		w.waiting[b.url] = list
 	}
 }

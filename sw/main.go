@@ -81,10 +81,12 @@ type server struct {
 	// native holds the URLs named by the playlists served to media
 	// elements (native HLS).
 	native nativeSet
+	// reads tells when the player has read a direct response.
+	reads *readWatch
 }
 
 func newServer() *server {
-	return &server{ports: make(map[string]*port), added: make(chan struct{}), portless: make(map[string]bool)}
+	return &server{ports: make(map[string]*port), added: make(chan struct{}), portless: make(map[string]bool), reads: newReadWatch()}
 }
 
 // addPort files a page's MessagePort under its client id, replacing the
@@ -239,7 +241,7 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 		// A malformed header is ignored, as a server does.
 	}
 
-	if resp, ok := direct(p, req, orig, m, r, status, ask.short); ok {
+	if resp, ok := direct(p, s.reads, req, orig, m, r, status, ask.short); ok {
 		return resp, nil
 	}
 

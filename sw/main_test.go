@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,8 +47,12 @@ func nodeOrigin(t *testing.T) string {
 		}
 		body, status := fileBytes, 200
 		if strings.Contains(path, "ranged") {
-			// Single ranges and validators, as a CDN serves media.
+			// Single ranges and validators, as a CDN serves media;
+			// "nostore" in the path forbids caches to keep it.
 			h.Set("ETag", `"e1"`)
+			if strings.Contains(path, "nostore") {
+				h.Set("Cache-Control", "no-store")
+			}
 			h.Set("Content-Length", strconv.Itoa(len(fileBytes)))
 			if r, err := byterange.ParseRange(str(rq.Get("headers").Get("range")), int64(len(fileBytes))); err == nil {
 				body, status = fileBytes[r.Start:r.End], 206
@@ -128,7 +133,7 @@ func (fp *fakePage) serve(t *testing.T) *server {
 			fp.writes = append(fp.writes, b...)
 		}
 		fp.mu.Unlock()
-		if msg["op"] == "write" || msg["op"] == "release" {
+		if msg["op"] == "write" || msg["op"] == "release" || msg["op"] == "cached" {
 			return nil
 		}
 		id := d.Get("id").Int()
@@ -373,36 +378,42 @@ func eval(expr string) js.Value {
 func TestDirect(t *testing.T) {
 	origin := nodeOrigin(t)
 	host := strings.TrimPrefix(origin, "http://")
-	url := origin + "/__p2pmedia__/http/" + host + "/ranged.mp4"
+	cacheable := origin + "/__p2pmedia__/http/" + host + "/ranged.mp4"
+	noStore := origin + "/__p2pmedia__/http/" + host + "/ranged-nostore.mp4"
 	size := int64(len(fileBytes))
 	whole := func(string, bool) (int64, int64) { return 0, size }
 	tests := []struct {
-		name       string
-		dest, rng  string
-		direct     func(rangeHeader string, short bool) (int64, int64)
-		etag       string
-		status     int
-		from, to   int64 // the body: fileBytes[from:to]
-		wantWrites bool  // the body went to the page as writes
-		release    bool
+		name      string
+		url       string
+		dest, rng string
+		direct    func(rangeHeader string, short bool) (int64, int64)
+		etag      string
+		status    int
+		from, to  int64  // the body: fileBytes[from:to]
+		handOver  string // how the page got the bytes: "cached", "write" or "" (it did not)
+		release   bool
 	}{
-		{"whole file", "", "", whole, "", 200, 0, size, true, false},
-		{"a range", "", "bytes=100-20099", func(rh string, short bool) (int64, int64) {
+		{"whole file", cacheable, "", "", whole, "", 200, 0, size, "cached", false},
+		{"whole file, not cacheable", noStore, "", "", whole, "", 200, 0, size, "write", false},
+		{"a range", cacheable, "", "bytes=100-20099", func(rh string, short bool) (int64, int64) {
 			if rh != "bytes=100-20099" || short {
 				return 0, 0
 			}
 			return 100, 20100
-		}, "", 206, 100, 20100, true, false},
-		{"shorter, for a media element", "video", "bytes=100-", func(rh string, short bool) (int64, int64) {
+		}, "", 206, 100, 20100, "cached", false},
+		{"shorter, for a media element", cacheable, "video", "bytes=100-", func(rh string, short bool) (int64, int64) {
 			if !short {
 				return 0, 0
 			}
 			return 100, 32768
-		}, "", 206, 100, 32768, true, false},
-		{"shorter, for fetch(): refused", "", "bytes=100-", func(string, bool) (int64, int64) { return 100, 32768 }, "", 206, 100, size, false, true},
-		{"another start: refused", "", "bytes=100-", func(string, bool) (int64, int64) { return 0, size }, "", 206, 100, size, false, true},
-		{"origin changed: refused", "", "", whole, `"e2"`, 200, 0, size, false, true},
-		{"nothing handed over", "", "bytes=5-", nil, "", 206, 5, size, false, false},
+		}, "", 206, 100, 32768, "cached", false},
+		{"shorter, for a media element, not cacheable", noStore, "video", "bytes=100-", func(rh string, short bool) (int64, int64) {
+			return 100, 32768
+		}, "", 206, 100, 32768, "write", false},
+		{"shorter, for fetch(): refused", cacheable, "", "bytes=100-", func(string, bool) (int64, int64) { return 100, 32768 }, "", 206, 100, size, "", true},
+		{"another start: refused", cacheable, "", "bytes=100-", func(string, bool) (int64, int64) { return 0, size }, "", 206, 100, size, "", true},
+		{"origin changed: refused", cacheable, "", "", whole, `"e2"`, 200, 0, size, "", true},
+		{"nothing handed over", cacheable, "", "bytes=5-", nil, "", 206, 5, size, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -412,16 +423,18 @@ func TestDirect(t *testing.T) {
 			if tt.rng != "" {
 				h = `new Headers({range: "` + tt.rng + `"})`
 			}
-			r := fetchReq(t, s, "GET", eval(`{url: "`+url+`", method: "GET", destination: "`+tt.dest+`", headers: `+h+`}`), "c1")
+			r := fetchReq(t, s, "GET", eval(`{url: "`+tt.url+`", method: "GET", destination: "`+tt.dest+`", headers: `+h+`}`), "c1")
 			if r.status != tt.status || !bytes.Equal(r.body, fileBytes[tt.from:tt.to]) {
 				t.Errorf("status %d, %d bytes; want %d with bytes %d-%d", r.status, len(r.body), tt.status, tt.from, tt.to-1)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for tt.wantWrites && time.Now().Before(deadline) {
+			// The page hears of the bytes once the body is read (and
+			// the cache has settled), or as they come.
+			deadline := time.Now().Add(cacheSettle + 5*time.Second)
+			for tt.handOver != "" && time.Now().Before(deadline) {
 				fp.mu.Lock()
 				n := len(fp.writes)
 				fp.mu.Unlock()
-				if n >= int(tt.to-tt.from) {
+				if n >= int(tt.to-tt.from) || len(fp.requests("cached")) > 0 {
 					break
 				}
 				time.Sleep(10 * time.Millisecond)
@@ -429,16 +442,24 @@ func TestDirect(t *testing.T) {
 			fp.mu.Lock()
 			writes := fp.writes
 			fp.mu.Unlock()
-			pieces := len(fp.requests("piece"))
-			if tt.wantWrites {
-				if !bytes.Equal(writes, fileBytes[tt.from:tt.to]) || pieces != 0 {
-					t.Errorf("%d bytes written to the page, %d piece requests; want bytes %d-%d and none", len(writes), pieces, tt.from, tt.to-1)
+			pieces, cached := len(fp.requests("piece")), fp.requests("cached")
+			switch tt.handOver {
+			case "write":
+				if !bytes.Equal(writes, fileBytes[tt.from:tt.to]) || pieces != 0 || len(cached) != 0 {
+					t.Errorf("%d bytes written to the page, %d piece requests, cached %v; want bytes %d-%d and nothing else", len(writes), pieces, cached, tt.from, tt.to-1)
 				}
 				if w := fp.requests("write"); len(w) == 0 || w[0]["offset"] != tt.from {
 					t.Errorf("writes %v: want the first at offset %d", w, tt.from)
 				}
-			} else if len(writes) != 0 || pieces == 0 {
-				t.Errorf("%d bytes written to the page, %d piece requests; want none and the pieces", len(writes), pieces)
+			case "cached":
+				want := map[string]any{"op": "cached", "url": strings.Replace(strings.TrimPrefix(tt.url, origin+"/__p2pmedia__/http/"), host, origin, 1), "proxyBase": "", "from": tt.from, "end": tt.to}
+				if len(cached) != 1 || !reflect.DeepEqual(cached[0], want) || len(writes) != 0 || pieces != 0 {
+					t.Errorf("cached %v, %d bytes written, %d piece requests; want one %v and nothing else", cached, len(writes), pieces, want)
+				}
+			default:
+				if len(writes) != 0 || len(cached) != 0 || pieces == 0 {
+					t.Errorf("%d bytes written to the page, cached %v, %d piece requests; want none and the pieces", len(writes), cached, pieces)
+				}
 			}
 			if rel := fp.requests("release"); (len(rel) == 1) != tt.release {
 				t.Errorf("release messages %v, want one: %t", rel, tt.release)

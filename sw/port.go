@@ -240,6 +240,18 @@ func (p *port) write(url string, offset int64, chunk js.Value) {
 	p.v.Call("postMessage", msg, []any{chunk.Get("buffer")})
 }
 
+// cached tells the page that bytes [r.Start, r.End) of url went to the
+// player straight from the origin, and that the browser's HTTP cache holds
+// them (op "cached"). No reply comes.
+func (p *port) cached(url string, r byterange.Range) {
+	msg := object()
+	msg.Set("op", "cached")
+	msg.Set("url", url)
+	msg.Set("from", r.Start)
+	msg.Set("end", r.End)
+	p.v.Call("postMessage", msg)
+}
+
 // release gives the page back bytes of url it handed to the service
 // worker (meta.directFrom) that the service worker will not fetch. No reply
 // comes.

@@ -36,8 +36,9 @@ var errDestroyed = errors.New("p2pmedia: engine destroyed")
 
 // wasmEngine is the Go side of one WasmEngine object.
 type wasmEngine struct {
-	e      *engine.Engine
-	store  *cachestore.Store
+	e       *engine.Engine
+	fetcher *jsfetch.Fetcher // the engine's, also reading back direct responses
+	store   *cachestore.Store
 	log    *slog.Logger
 	emitFn js.Value
 	chID   string
@@ -81,6 +82,7 @@ func newWasmEngine(cfgV, emit js.Value) (*wasmEngine, error) {
 		return nil, err
 	}
 	w := &wasmEngine{
+		fetcher: &jsfetch.Fetcher{},
 		log:     newLogger(cfg.logLevel),
 		emitFn:  emit,
 		chID:    cfg.channelID,
@@ -96,7 +98,7 @@ func newWasmEngine(cfgV, emit js.Value) (*wasmEngine, error) {
 		MemoryLimit: min(cfg.diskLimit, maxMemoryStore),
 	})
 	ecfg := engine.Config{
-		Fetcher:        &jsfetch.Fetcher{},
+		Fetcher:        w.fetcher,
 		Store:          w.store,
 		Announce:       cfg.announce,
 		Token:          cfg.token,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"syscall/js"
 	"time"
@@ -14,6 +15,9 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
 )
+
+// readBackTimeout bounds one read of a direct response from the HTTP cache.
+const readBackTimeout = 30 * time.Second
 
 // pieceTimeout bounds one piece request. The service worker gives up long
 // before (docs/browser-runtime.md: 8 s) and may not say so.
@@ -85,6 +89,10 @@ func (ps *portServer) dispatch(msg js.Value) {
 		go ps.open(ps.begin(id, openTimeout), url, ask)
 	case "write":
 		ps.write(url, jsutil.Number(msg, "offset", -1), jsutil.Get(msg, "data"))
+	case "cached":
+		if r := ps.w.lookup(url); r != nil {
+			go ps.w.readBack(r, url, int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0)))
+		}
 	case "release":
 		if r := ps.w.lookup(url); r != nil {
 			go r.Release(int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0)))
@@ -214,6 +222,51 @@ func (ps *portServer) write(url string, offset float64, data js.Value) {
 	if start {
 		go ps.drainWrites()
 	}
+}
+
+// readBack gives r bytes [from, end) of url that the service worker sent
+// the player straight from the origin (op "cached"), reading them from the
+// browser's HTTP cache, where that fetch left them: the engine stores and
+// shares them, and counts them as its HTTP downloads. The pieces it could
+// not read go back to the scheduler.
+func (w *wasmEngine) readBack(r *engine.Resource, url string, from, end int64) {
+	if from < 0 || end <= from || end > r.Info().Size {
+		return
+	}
+	r.Claim(from, end)
+	if err := w.readBackOnce(r, url, from, end); err != nil {
+		w.log.Debug("direct response not read back from the HTTP cache", "url", url, "err", err)
+		r.Release(from, end)
+	}
+}
+
+// readBackOnce reads bytes [from, end) of url from the HTTP cache into r.
+func (w *wasmEngine) readBackOnce(r *engine.Resource, url string, from, end int64) error {
+	ctx, cancel := context.WithTimeout(w.ctx, readBackTimeout)
+	defer cancel()
+	info, body, err := w.fetcher.FetchCached(ctx, url, from, end)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if want := r.Info(); info.Size != want.Size || info.ETag != "" && want.ETag != "" && info.ETag != want.ETag {
+		return fmt.Errorf("p2pmedia: %s changed: %+v, want %+v", url, info, want)
+	}
+	buf := make([]byte, 64<<10)
+	for off := from; off < end; {
+		k, err := body.Read(buf)
+		if k > 0 {
+			r.Write(off, buf[:k])
+			off += int64(k)
+		}
+		if err == io.EOF && off == end {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // directWrite is a chunk of a direct response's body for the engine.

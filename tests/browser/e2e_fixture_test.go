@@ -267,8 +267,8 @@ func (e *e2eEnv) handler() http.Handler {
 	})
 }
 
-// serveMedia serves a media file with Range, ETag and Last-Modified, and
-// records every request with the bytes of body written.
+// serveMedia serves a media file with Range, ETag and Last-Modified,
+// cacheable, and records every request with the bytes of body written.
 func (e *e2eEnv) serveMedia(w http.ResponseWriter, r *http.Request) {
 	f := e.media[path.Base(r.PathValue("path"))]
 	if f == nil {
@@ -276,6 +276,9 @@ func (e *e2eEnv) serveMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := e.origin.add(r)
+	// Media is cacheable, as CDNs serve it: the browser's HTTP cache
+	// keeps what the player read (validators, no Cache-Control).
+	w.Header().Del("Cache-Control")
 	w.Header().Set("ETag", f.etag)
 	var out http.ResponseWriter = countingWriter{w, &rec.bytes}
 	if strings.HasPrefix(r.PathValue("path"), "slow-") {

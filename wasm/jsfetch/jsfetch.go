@@ -6,7 +6,9 @@
 //
 // Requests are CORS requests with the page's credentials for same-origin
 // URLs and never touch the HTTP cache ("no-store"): a ranged response in the
-// cache helps nobody and a stale validator would split swarms. Response
+// cache helps nobody and a stale validator would split swarms. The one
+// exception is FetchCached, which reads back bytes the service worker has
+// just fetched for the player. Response
 // bodies are read through the stream reader and copied into the caller's
 // buffer chunk by chunk; no body is ever held whole in Go memory.
 //
@@ -104,6 +106,11 @@ func (r *response) info(size int64) identity.ResourceInfo {
 // response's body is aborted when ctx ends; the caller must abort it when
 // done with it.
 func (f *Fetcher) do(ctx context.Context, method, url, rangeHeader string) (*response, error) {
+	return f.doCache(ctx, method, url, rangeHeader, "no-store")
+}
+
+// doCache is do with the request's cache mode.
+func (f *Fetcher) doCache(ctx context.Context, method, url, rangeHeader, cache string) (*response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("jsfetch: %s %s: %w", method, url, err)
 	}
@@ -116,7 +123,7 @@ func (f *Fetcher) do(ctx context.Context, method, url, rangeHeader string) (*res
 		"method":      method,
 		"mode":        "cors",
 		"credentials": cred,
-		"cache":       "no-store",
+		"cache":       cache,
 		"signal":      ctrl.Get("signal"),
 	}
 	if rangeHeader != "" {
@@ -234,11 +241,24 @@ func (f *Fetcher) knownSize(url string) (int64, bool) {
 // range's end when it sends more. Reads fail with ctx's error once ctx ends. The caller must
 // close it.
 func (f *Fetcher) Fetch(ctx context.Context, url string, start, end int64) (identity.ResourceInfo, io.ReadCloser, error) {
+	return f.fetch(ctx, url, start, end, "no-store")
+}
+
+// FetchCached is Fetch from the browser's HTTP cache ("force-cache"), for
+// bytes that a fetch of the service worker took from the origin moments
+// before (see docs/browser-runtime.md, "Direct responses"); the origin
+// answers for what the cache does not hold. ("only-if-cached", which would
+// fail instead, fails on every Range request in Chromium.)
+func (f *Fetcher) FetchCached(ctx context.Context, url string, start, end int64) (identity.ResourceInfo, io.ReadCloser, error) {
+	return f.fetch(ctx, url, start, end, "force-cache")
+}
+
+func (f *Fetcher) fetch(ctx context.Context, url string, start, end int64, cache string) (identity.ResourceInfo, io.ReadCloser, error) {
 	if start < 0 || end <= start {
 		return identity.ResourceInfo{}, nil, fmt.Errorf("jsfetch: fetch %s: invalid range [%d, %d)", url, start, end)
 	}
 	want := byterange.Range{Start: start, End: end}
-	resp, err := f.do(ctx, "GET", url, byterange.Header(want))
+	resp, err := f.doCache(ctx, "GET", url, byterange.Header(want), cache)
 	if err != nil {
 		return identity.ResourceInfo{}, nil, err
 	}
