@@ -39,12 +39,12 @@ type wasmEngine struct {
 	e       *engine.Engine
 	fetcher *jsfetch.Fetcher // the engine's, also reading back direct responses
 	store   *cachestore.Store
-	log    *slog.Logger
-	emitFn js.Value
-	chID   string
-	chFn   js.Value
-	watch  *watcher
-	segs   *segmentMap
+	log     *slog.Logger
+	emitFn  js.Value
+	chID    string
+	chFn    js.Value
+	watch   *watcher
+	segs    *segmentMap
 	// livePrefetch holds a token per live segment being opened ahead of
 	// the player (at most maxLivePrefetch).
 	livePrefetch chan struct{}
