@@ -1,12 +1,15 @@
 package engine
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 const (
-	// maxDirect bounds the bytes one DirectSpan hands to its caller (at
+	// MaxDirect bounds the bytes one DirectSpan hands to its caller (at
 	// least one piece): the rest of a long file comes through the scheduler
 	// again, which looks for peers anew.
-	maxDirect = 1 << 20
+	MaxDirect = 1 << 20
 	// directStall is how long a piece handed to a caller may go without a
 	// byte before the scheduler takes it back.
 	directStall = 2 * time.Second
@@ -18,7 +21,7 @@ const (
 // that the caller streams straight from the origin to the player starts
 // sooner than one assembled from pieces. It returns the end of the bytes
 // handed over: end, or with partial set possibly less (a piece boundary
-// past start, at most maxDirect further); start when none are (the
+// past start, at most MaxDirect further); start when none are (the
 // scheduler serves them). The caller gives what it fetched to Write, or
 // what it does not fetch to Release; until then (see directStall) the
 // scheduler neither fetches the whole pieces in there nor asks peers for
@@ -34,7 +37,7 @@ func (r *Resource) DirectSpan(start, end int64, partial bool) int64 {
 	span := start
 	for i := int(start / s.id.PieceLength); i < r.n && span < end; i++ {
 		pstart, pend, _ := r.PieceRange(i)
-		if pstart > start && pend-start > maxDirect {
+		if pstart > start && pend-start > MaxDirect {
 			break
 		}
 		if r.comingLocked(i) {
@@ -112,6 +115,27 @@ func (r *Resource) eachWholePiece(start, end int64, fn func(i int, pstart, pend 
 		}
 		fn(i, pstart, pend)
 	}
+}
+
+// Alone reports whether no peer can give the swarm anything soon (see
+// DirectSpan), waiting until a tracker has answered, unless P2P is off, or
+// ctx ends (false then). A viewer that will play the resource at once may
+// take its first bytes from the origin without asking again.
+func (r *Resource) Alone(ctx context.Context) bool {
+	s := r.s
+	s.mu.Lock()
+	answer, known := s.firstAnswer, !s.p2p || s.answered
+	s.mu.Unlock()
+	if !known {
+		select {
+		case <-answer:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && !r.gone && s.aloneLocked()
 }
 
 // aloneLocked reports whether no peer can give this swarm anything soon:

@@ -185,3 +185,33 @@ func TestClaim(t *testing.T) {
 		t.Errorf("A, with B connected: DirectSpan = %d, want 0", got)
 	}
 }
+
+// TestAlone checks that Alone waits for the tracker's answer: true for a
+// lone peer, false once another peer is connected, true at once with P2P
+// off.
+func TestAlone(t *testing.T) {
+	data := swarm.Media(2 * pieceLen)
+	url := swarm.Origin(t, data)
+	announce := swarm.Tracker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+
+	_, off := join(t, newEngine(t, "", httpOnly), url)
+	if !off.Alone(ctx) {
+		t.Error("P2P off: Alone = false")
+	}
+	sa, ra := join(t, newEngine(t, announce), url)
+	if !ra.Alone(ctx) {
+		t.Error("A, alone at the tracker: Alone = false")
+	}
+	join(t, newEngine(t, announce), url)
+	waitFor(t, "A and B to connect", func() bool { return sa.PeerCount() == 1 })
+	if ra.Alone(ctx) {
+		t.Error("A, with B connected: Alone = true")
+	}
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if _, rc := join(t, newEngine(t, announce), url); rc.Alone(done) {
+		t.Error("C, its context done before any answer: Alone = true")
+	}
+}

@@ -57,6 +57,9 @@ type Swarm struct {
 	// is the most peers besides this one that an answer counted.
 	answered bool
 	others   int
+	// firstAnswer is closed when answered becomes true; replaced when
+	// P2P starts again.
+	firstAnswer chan struct{}
 	// heard is closed and replaced whenever a peer announces a resource.
 	heard chan struct{}
 	// untrusted names the live resources whose info from peers proved
@@ -108,20 +111,21 @@ type pendingOffer struct {
 func newSwarm(e *Engine, id identity.Swarm) *Swarm {
 	s := &Swarm{
 		e: e, id: id,
-		wake:       make(chan struct{}, 1),
-		peers:      map[trackermsg.ID]*peer{},
-		connecting: map[trackermsg.ID]*attempt{},
-		offers:     map[trackermsg.ID]*pendingOffer{},
-		banned:     map[trackermsg.ID]time.Time{},
-		started:    map[*tracker]bool{},
-		sent:       map[*tracker]int{},
-		counted:    map[*tracker]int{},
-		nextAnn:    map[*tracker]time.Time{},
-		interval:   2 * time.Minute,
-		resources:  map[string]*Resource{},
-		heard:      make(chan struct{}),
-		untrusted:  map[string]bool{},
-		http:       transferEstimate{latency: 300 * time.Millisecond, rate: 2 << 20},
+		wake:        make(chan struct{}, 1),
+		peers:       map[trackermsg.ID]*peer{},
+		connecting:  map[trackermsg.ID]*attempt{},
+		offers:      map[trackermsg.ID]*pendingOffer{},
+		banned:      map[trackermsg.ID]time.Time{},
+		started:     map[*tracker]bool{},
+		sent:        map[*tracker]int{},
+		counted:     map[*tracker]int{},
+		nextAnn:     map[*tracker]time.Time{},
+		interval:    2 * time.Minute,
+		resources:   map[string]*Resource{},
+		heard:       make(chan struct{}),
+		firstAnswer: make(chan struct{}),
+		untrusted:   map[string]bool{},
+		http:        transferEstimate{latency: 300 * time.Millisecond, rate: 2 << 20},
 	}
 	s.ctx, s.cancel = context.WithCancel(e.ctx)
 	return s
@@ -159,6 +163,7 @@ func (s *Swarm) setP2P(on bool) {
 		s.p2pCtx, s.p2pCancel = context.WithCancel(s.ctx)
 		s.p2pSince, s.heardHoldings = time.Now(), false
 		s.answered, s.others = false, 0
+		s.firstAnswer = make(chan struct{})
 	} else {
 		s.p2pCancel()
 		drop, offers = s.detachAllLocked()
@@ -237,6 +242,9 @@ func (s *Swarm) onResponse(t *tracker, interval time.Duration, complete, incompl
 		others, counted = 1, s.e.cfg.MaxOffers
 	}
 	s.counted[t] = counted
+	if !s.answered {
+		close(s.firstAnswer)
+	}
 	s.answered, s.others = true, max(s.others, others)
 	if s.offersWantedLocked(t) > s.sent[t] {
 		s.nextAnn[t] = time.Now()

@@ -71,6 +71,33 @@ func direct(p *port, reads *readWatch, req js.Value, url string, m meta, r byter
 	return resp, true
 }
 
+// leased answers a media element's Range request under the page's lease
+// of url (op "lease": the swarm is alone) without asking the page: it
+// fetches the request's bytes from the origin up to the piece boundary
+// that the page's DirectSpan would choose, after telling the page so (op
+// "claim"). ok is false when there is no lease, or when the request or the
+// origin's answer does not fit it; the request is then served the usual
+// way.
+func leased(p *port, reads *readWatch, req js.Value, url, rangeHeader string) (js.Value, bool) {
+	l, ok := p.takeLease(url)
+	if !ok || !ifRangeHolds(header(req, "if-range"), l.meta) {
+		return js.Undefined(), false
+	}
+	r, err := byterange.ParseRange(rangeHeader, l.size)
+	if err != nil {
+		return js.Undefined(), false
+	}
+	end := (r.Start/l.pieceLength + 1) * l.pieceLength
+	for end+l.pieceLength-r.Start <= l.maxDirect {
+		end += l.pieceLength
+	}
+	span := byterange.Range{Start: r.Start, End: min(end, r.End)}
+	m := l.meta
+	m.directFrom, m.directEnd = span.Start, span.End
+	p.claim(url, span)
+	return direct(p, reads, req, url, m, r, 206, true)
+}
+
 // keptByCache reports whether the browser's HTTP cache keeps resp, a
 // response to a Range request, for the page to read back: it must not
 // forbid storing it, and must carry a validator, without which a cache

@@ -220,8 +220,13 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 	if p == nil {
 		return fromOrigin(orig, rangeHeader)
 	}
-	to := readTimeouts()
 	ask := &directAsk{rangeHeader: rangeHeader, short: rangeHeader != "" && fromMediaElement(req)}
+	if ask.short {
+		if resp, ok := leased(p, s.reads, req, orig, rangeHeader); ok {
+			return resp, nil
+		}
+	}
+	to := readTimeouts()
 	m, err := p.open(orig, to.open, ask)
 	if err != nil {
 		return fromOrigin(orig, rangeHeader)

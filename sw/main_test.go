@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"reflect"
 	"strconv"
 	"strings"
@@ -133,7 +134,7 @@ func (fp *fakePage) serve(t *testing.T) *server {
 			fp.writes = append(fp.writes, b...)
 		}
 		fp.mu.Unlock()
-		if msg["op"] == "write" || msg["op"] == "release" || msg["op"] == "cached" {
+		if msg["op"] == "write" || msg["op"] == "release" || msg["op"] == "cached" || msg["op"] == "claim" {
 			return nil
 		}
 		id := d.Get("id").Int()
@@ -465,6 +466,52 @@ func TestDirect(t *testing.T) {
 				t.Errorf("release messages %v, want one: %t", rel, tt.release)
 			}
 		})
+	}
+}
+
+// TestLease: a media element's Range request under the page's lease is
+// fetched from the origin up to the piece boundary the page would choose,
+// with a claim and no open request, and the page hears when to read it back;
+// the lease serves one request; a malformed lease is ignored.
+func TestLease(t *testing.T) {
+	origin := nodeOrigin(t)
+	host := strings.TrimPrefix(origin, "http://")
+	orig := origin + "/ranged.mp4"
+	url := origin + "/__p2pmedia__/http/" + host + "/ranged.mp4"
+	get := func(s *server) response {
+		return fetchReq(t, s, "GET", eval(`{url: "`+url+`", method: "GET", destination: "video", headers: new Headers({range: "bytes=100-"})}`), "c1")
+	}
+	lease := map[string]any{"op": "lease", "url": orig, "size": len(fileBytes), "pieceLength": 16384, "etag": `"e1"`, "maxDirect": 32768}
+
+	fp := &fakePage{direct: func(string, bool) (int64, int64) { return 0, 0 }}
+	s := fp.serve(t)
+	s.ports["c1"].deliver(js.ValueOf(lease))
+	r := get(s)
+	if r.status != 206 || !bytes.Equal(r.body, fileBytes[100:32768]) {
+		t.Errorf("under the lease: status %d, %d bytes; want 206 with bytes 100-32767", r.status, len(r.body))
+	}
+	claim := map[string]any{"op": "claim", "url": orig, "proxyBase": "", "from": int64(100), "end": int64(32768)}
+	if c, o := fp.requests("claim"), fp.requests("open"); len(c) != 1 || !reflect.DeepEqual(c[0], claim) || len(o) != 0 {
+		t.Errorf("claims %v, opens %v; want %v and no open", c, o, claim)
+	}
+	deadline := time.Now().Add(cacheSettle + 5*time.Second)
+	for len(fp.requests("cached")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c := fp.requests("cached"); len(c) != 1 || c[0]["from"] != int64(100) || c[0]["end"] != int64(32768) {
+		t.Errorf("cached %v, want bytes 100-32767", c)
+	}
+	if r := get(s); r.status != 206 || !bytes.Equal(r.body, fileBytes[100:]) || len(fp.requests("open")) != 1 {
+		t.Errorf("the next request: status %d, %d bytes, %d opens; want the rest, asked of the page", r.status, len(r.body), len(fp.requests("open")))
+	}
+
+	fp = &fakePage{}
+	s = fp.serve(t)
+	bad := maps.Clone(lease)
+	delete(bad, "pieceLength")
+	s.ports["c1"].deliver(js.ValueOf(bad))
+	if r := get(s); r.status != 206 || len(fp.requests("claim")) != 0 || len(fp.requests("open")) != 1 {
+		t.Errorf("a malformed lease: status %d, %d claims, %d opens; want the usual way", r.status, len(fp.requests("claim")), len(fp.requests("open")))
 	}
 }
 

@@ -90,7 +90,21 @@ type port struct {
 	nextID  int
 	pending map[int]chan js.Value // request id → where its reply goes
 	metas   map[string]meta       // original URL → open reply
+	leases  map[string]lease      // original URL → the page's lease
 }
+
+// lease is the page's word that the swarm of a URL is alone (op "lease"):
+// the next media element request for it may fetch its bytes from the
+// origin without asking the page (see leased).
+type lease struct {
+	meta
+	maxDirect int64     // the most bytes past the request's start to take
+	until     time.Time // when the word no longer holds
+}
+
+// leaseTTL is how long a lease holds: the player's first request follows
+// getProxiedUrl at once, or the swarm may have changed.
+const leaseTTL = 10 * time.Second
 
 // newPort starts listening on the MessagePort v. onClosed runs when the
 // port closes.
@@ -101,6 +115,7 @@ func newPort(v js.Value, onClosed func(*port)) *port {
 		onClosed: onClosed,
 		pending:  make(map[int]chan js.Value),
 		metas:    make(map[string]meta),
+		leases:   make(map[string]lease),
 	}
 	p.onMsg = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		p.deliver(arg(args, 0).Get("data"))
@@ -120,6 +135,10 @@ func newPort(v js.Value, onClosed func(*port)) *port {
 // for its one reply.
 func (p *port) deliver(data js.Value) {
 	if data.Type() != js.TypeObject {
+		return
+	}
+	if str(data.Get("op")) == "lease" {
+		p.addLease(data)
 		return
 	}
 	id, ok := number(data.Get("id"))
@@ -223,6 +242,39 @@ func (p *port) open(url string, timeout time.Duration, ask *directAsk) (meta, er
 	}
 }
 
+// addLease files a lease message; a malformed one is ignored.
+func (p *port) addLease(data js.Value) {
+	url := str(data.Get("url"))
+	m, err := parseMeta(data)
+	most, ok := number(data.Get("maxDirect"))
+	if url == "" || err != nil || !ok || most <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.leases) >= maxMetas {
+		clear(p.leases)
+	}
+	p.leases[url] = lease{meta: m, maxDirect: most, until: time.Now().Add(leaseTTL)}
+}
+
+// takeLease returns the lease of url, if one holds, and forgets it: a
+// lease serves one request.
+func (p *port) takeLease(url string) (lease, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.leases[url]
+	delete(p.leases, url)
+	return l, ok && time.Now().Before(l.until)
+}
+
+// claim tells the page that the service worker fetches bytes [r.Start,
+// r.End) of url from the origin under a lease (op "claim"); their bytes
+// follow, as writes or a cached message. No reply comes.
+func (p *port) claim(url string, r byterange.Range) {
+	p.notify("claim", url, r)
+}
+
 // write hands the page bytes of url from offset on that the service worker
 // fetched from the origin itself (meta.directFrom), transferring chunk's
 // buffer. No reply comes.
@@ -244,20 +296,20 @@ func (p *port) write(url string, offset int64, chunk js.Value) {
 // player straight from the origin, and that the browser's HTTP cache holds
 // them (op "cached"). No reply comes.
 func (p *port) cached(url string, r byterange.Range) {
-	msg := object()
-	msg.Set("op", "cached")
-	msg.Set("url", url)
-	msg.Set("from", r.Start)
-	msg.Set("end", r.End)
-	p.v.Call("postMessage", msg)
+	p.notify("cached", url, r)
 }
 
 // release gives the page back bytes of url it handed to the service
 // worker (meta.directFrom) that the service worker will not fetch. No reply
 // comes.
 func (p *port) release(url string, r byterange.Range) {
+	p.notify("release", url, r)
+}
+
+// notify posts {op, url, from, end}, a message that gets no reply.
+func (p *port) notify(op, url string, r byterange.Range) {
 	msg := object()
-	msg.Set("op", "release")
+	msg.Set("op", op)
 	msg.Set("url", url)
 	msg.Set("from", r.Start)
 	msg.Set("end", r.End)

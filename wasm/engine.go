@@ -63,8 +63,9 @@ type wasmEngine struct {
 	destroyed bool
 	res       map[string]*openCall
 	resOrder  []string
-	peersSeen bool // the last peers event listed peers
-	upSeen    bool // the last serverConnected event said true
+	port      *portServer // the port of the service worker, the last one given
+	peersSeen bool        // the last peers event listed peers
+	upSeen    bool        // the last serverConnected event said true
 }
 
 // openCall is a resource being opened, or opened, for one URL.
@@ -418,11 +419,48 @@ func (w *wasmEngine) open(c *openCall, url string) {
 // prepare opens the resource of a URL the site is about to play
 // (getProxiedUrl), so that its swarm asks the trackers for peers before the
 // player's first request. Manifests are left to the player.
+//
+// When the swarm turns out to be alone, the service worker gets a lease
+// (op "lease"): the player's first request for the URL may then take its
+// bytes from the origin without asking the page (see docs/browser-runtime.md,
+// "Direct responses"), which spares the start of playback a round trip to
+// the page.
 func (w *wasmEngine) prepare(url string) {
-	if mediaurl.ManifestType(url) == "" {
-		w.opening(url) // errors surface on use
+	if mediaurl.ManifestType(url) != "" {
+		return
 	}
+	c := w.opening(url) // errors surface on use
+	if c == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(w.ctx, leaseWait)
+		defer cancel()
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return
+		}
+		if c.err != nil || !c.r.Alone(ctx) {
+			return
+		}
+		w.mu.Lock()
+		ps := w.port
+		w.mu.Unlock()
+		if ps == nil {
+			return
+		}
+		info := c.r.Info()
+		ps.post(map[string]any{
+			"op": "lease", "url": url, "size": info.Size, "etag": info.ETag, "lastModified": info.LastModified,
+			"pieceLength": c.r.PieceLength(), "maxDirect": engine.MaxDirect,
+		}, js.Undefined())
+	}()
 }
+
+// leaseWait bounds how long prepare waits for the resource and the
+// trackers' answer before it leaves the service worker without a lease.
+const leaseWait = 5 * time.Second
 
 // liveInfoWait is how long a peer that is not elected to fetch a live
 // segment waits for a peer to announce it before asking the origin itself:

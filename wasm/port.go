@@ -67,7 +67,11 @@ func (w *wasmEngine) servePort(port js.Value) {
 	if err := jsutil.Try(func() { port.Set("onmessage", ps.fn) }); err != nil {
 		w.log.Warn("servePort: cannot listen on the port", "err", err)
 		ps.fn.Release()
+		return
 	}
+	w.mu.Lock()
+	w.port = ps
+	w.mu.Unlock()
 }
 
 // dispatch reads one request and starts it. It runs in the message
@@ -89,6 +93,12 @@ func (ps *portServer) dispatch(msg js.Value) {
 		go ps.open(ps.begin(id, openTimeout), url, ask)
 	case "write":
 		ps.write(url, jsutil.Number(msg, "offset", -1), jsutil.Get(msg, "data"))
+	case "claim":
+		// The service worker fetches these bytes itself, under a lease
+		// (prepare): the writes, or the cached message, follow.
+		if r := ps.w.lookup(url); r != nil {
+			r.Claim(int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0)))
+		}
 	case "cached":
 		if r := ps.w.lookup(url); r != nil {
 			go ps.w.readBack(r, url, int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0)))
