@@ -14,6 +14,16 @@ import (
 // matches the version this peer reads (its size or validators changed).
 var ErrChanged = errors.New("engine: resource changed at the origin")
 
+// Changed returns an error wrapping ErrChanged when info, what the origin
+// answered for the resource's URL, is not the resource: another size, or
+// another ETag where both have one.
+func (r *Resource) Changed(info identity.ResourceInfo) error {
+	if info.Size != r.info.Size || (info.ETag != "" && r.info.ETag != "" && info.ETag != r.info.ETag) {
+		return fmt.Errorf("%w: %s now has size %d etag %q (was %d %q)", ErrChanged, r.url, info.Size, info.ETag, r.info.Size, r.info.ETag)
+	}
+	return nil
+}
+
 // Resource is one resource of a swarm (a progressive file, or one segment),
 // cut into pieces. Its methods are safe for concurrent use.
 type Resource struct {

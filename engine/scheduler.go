@@ -408,8 +408,8 @@ func (s *Swarm) fetchHTTP(ctx context.Context, pc *piece, buf []byte, from int, 
 		return fmt.Errorf("engine: fetch %s piece %d: %w", r.url, pc.index, err)
 	}
 	defer body.Close()
-	if info.Size != r.info.Size || (info.ETag != "" && r.info.ETag != "" && info.ETag != r.info.ETag) {
-		return fmt.Errorf("%w: %s now has size %d etag %q (was %d %q)", ErrChanged, r.url, info.Size, info.ETag, r.info.Size, r.info.ETag)
+	if err := r.Changed(info); err != nil {
+		return err
 	}
 	var first time.Duration
 	n := from

@@ -259,8 +259,8 @@ func (w *wasmEngine) readBackOnce(r *engine.Resource, url string, from, end int6
 		return err
 	}
 	defer body.Close()
-	if want := r.Info(); info.Size != want.Size || info.ETag != "" && want.ETag != "" && info.ETag != want.ETag {
-		return fmt.Errorf("p2pmedia: %s changed: %+v, want %+v", url, info, want)
+	if err := r.Changed(info); err != nil {
+		return err
 	}
 	buf := make([]byte, 64<<10)
 	for off := from; off < end; {
