@@ -97,15 +97,16 @@ func (ps *portServer) dispatch(msg js.Value) {
 		// The service worker fetches these bytes itself, under a lease
 		// (prepare): the writes, or the cached message, follow.
 		if r := ps.w.lookup(url); r != nil {
-			r.Claim(int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0)))
+			r.Claim(spanOf(msg))
 		}
 	case "cached":
 		if r := ps.w.lookup(url); r != nil {
-			go ps.w.readBack(r, url, int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0)))
+			from, end := spanOf(msg)
+			go ps.w.readBack(r, url, from, end)
 		}
 	case "release":
 		if r := ps.w.lookup(url); r != nil {
-			go r.Release(int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0)))
+			go r.Release(spanOf(msg))
 		}
 	case "piece":
 		index := jsutil.Number(msg, "index", -1)
@@ -116,6 +117,12 @@ func (ps *portServer) dispatch(msg js.Value) {
 	default:
 		ps.post(map[string]any{"id": id, "ok": false, "error": "p2pmedia: unknown op " + op}, js.Undefined())
 	}
+}
+
+// spanOf reads the bytes [from, end) that a claim, cached or release
+// message names.
+func spanOf(msg js.Value) (from, end int64) {
+	return int64(jsutil.Number(msg, "from", 0)), int64(jsutil.Number(msg, "end", 0))
 }
 
 // begin registers request id, so that a cancel arriving next finds it.
@@ -244,14 +251,14 @@ func (w *wasmEngine) readBack(r *engine.Resource, url string, from, end int64) {
 		return
 	}
 	r.Claim(from, end)
-	if err := w.readBackOnce(r, url, from, end); err != nil {
+	if err := w.readCached(r, url, from, end); err != nil {
 		w.log.Debug("direct response not read back from the HTTP cache", "url", url, "err", err)
 		r.Release(from, end)
 	}
 }
 
-// readBackOnce reads bytes [from, end) of url from the HTTP cache into r.
-func (w *wasmEngine) readBackOnce(r *engine.Resource, url string, from, end int64) error {
+// readCached reads bytes [from, end) of url from the HTTP cache into r.
+func (w *wasmEngine) readCached(r *engine.Resource, url string, from, end int64) error {
 	ctx, cancel := context.WithTimeout(w.ctx, readBackTimeout)
 	defer cancel()
 	info, body, err := w.fetcher.FetchCached(ctx, url, from, end)
