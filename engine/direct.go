@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine/byterange"
 )
 
 const (
@@ -34,10 +36,10 @@ func (r *Resource) DirectSpan(start, end int64, partial bool) int64 {
 	if s.closed || r.gone || start < 0 || start >= end || !s.aloneLocked() {
 		return start
 	}
-	span := start
+	span, limit := start, byterange.PieceSpanEnd(start, r.info.Size, s.id.PieceLength, MaxDirect)
 	for i := int(start / s.id.PieceLength); i < r.n && span < end; i++ {
-		pstart, pend, _ := r.PieceRange(i)
-		if pstart > start && pend-start > MaxDirect {
+		_, pend, _ := r.PieceRange(i)
+		if pend > limit {
 			break
 		}
 		if r.comingLocked(i) {

@@ -87,11 +87,7 @@ func leased(p *port, reads *readWatch, req js.Value, url, rangeHeader string) (j
 	if err != nil {
 		return js.Undefined(), false
 	}
-	end := (r.Start/l.pieceLength + 1) * l.pieceLength
-	for end+l.pieceLength-r.Start <= l.maxDirect {
-		end += l.pieceLength
-	}
-	span := byterange.Range{Start: r.Start, End: min(end, r.End)}
+	span := byterange.Range{Start: r.Start, End: min(byterange.PieceSpanEnd(r.Start, l.size, l.pieceLength, l.maxDirect), r.End)}
 	m := l.meta
 	m.directFrom, m.directEnd = span.Start, span.End
 	p.claim(url, span)

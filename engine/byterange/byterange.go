@@ -278,3 +278,20 @@ func Header(r Range) string {
 	b = strconv.AppendInt(b, r.End-1, 10)
 	return string(b)
 }
+
+// PieceSpanEnd returns where a span of a size-byte resource cut in pieces
+// of length pieceLength ends when it starts at start and takes whole pieces
+// up to most bytes past start: at least to the end of the piece holding
+// start, else at the last piece end within start+most. A direct response
+// (engine.Resource.DirectSpan, and the service worker under a lease) ends
+// there.
+func PieceSpanEnd(start, size, pieceLength, most int64) int64 {
+	if size-start <= most {
+		return size
+	}
+	end := (start/pieceLength + 1) * pieceLength
+	for end+pieceLength-start <= most {
+		end += pieceLength
+	}
+	return min(end, size)
+}

@@ -271,3 +271,22 @@ func FuzzParseContentRange(f *testing.F) {
 		}
 	})
 }
+
+func TestPieceSpanEnd(t *testing.T) {
+	for _, c := range []struct {
+		start, size, l, most, want int64
+	}{
+		{0, 100, 10, 1000, 100}, // the whole rest fits
+		{0, 100, 10, 35, 30},    // three whole pieces
+		{5, 100, 10, 35, 40},    // from inside a piece: ends within start+most
+		{5, 100, 10, 3, 10},     // at least the piece holding start
+		{0, 95, 10, 95, 95},     // the short last piece fits
+		{85, 95, 10, 5, 90},     // the piece holding start, not the last
+		{60, 95, 10, 30, 90},    // 95-60 > 30: stops at the boundary
+		{60, 95, 10, 35, 95},    // the short last piece ends within most
+	} {
+		if got := PieceSpanEnd(c.start, c.size, c.l, c.most); got != c.want {
+			t.Errorf("PieceSpanEnd(%d, %d, %d, %d) = %d, want %d", c.start, c.size, c.l, c.most, got, c.want)
+		}
+	}
+}
