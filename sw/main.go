@@ -83,6 +83,8 @@ type server struct {
 	native nativeSet
 	// reads tells when the player has read a direct response.
 	reads *readWatch
+	// warm runs warmUp once, after the first port: requests follow.
+	warm sync.Once
 }
 
 func newServer() *server {
@@ -115,6 +117,13 @@ func (s *server) addPort(_ js.Value, args []js.Value) any {
 		go old.close()
 	}
 	go s.prune()
+	s.warm.Do(func() {
+		go func() {
+			// After this callback's task: the page's ack goes first.
+			time.Sleep(time.Millisecond)
+			protect(func() (js.Value, error) { warmUp(); return js.Undefined(), nil })
+		}()
+	})
 	return nil
 }
 
