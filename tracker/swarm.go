@@ -247,12 +247,15 @@ func (s *Server) announce(c *conn, m *trackermsg.Message) {
 	}
 	s.mu.Unlock()
 
-	c.send(resp)
+	// The offers are queued before the response goes: a peer that has its
+	// response knows that its offers are on their way, ahead of anything
+	// their recipients are sent next.
 	for _, d := range out {
 		if d.to.send(d.msg) {
 			s.offersRelayed.Add(1)
 		}
 	}
+	c.send(resp)
 }
 
 // responseLocked returns the announce response for swarm ih.
