@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/tests/swarm"
 )
 
-// directMax is engine.maxDirect in pieces of the tests' length.
-const directMax = (1 << 20) / pieceLen
+// directMax is engine.MaxDirect in pieces of the tests' length.
+const directMax = engine.MaxDirect / pieceLen
 
 // TestDirectSpan checks which bytes a lone peer hands to the caller: up to
 // maxDirect past the start, to a piece boundary, the whole request or none
@@ -112,10 +113,7 @@ func TestDirectWrite(t *testing.T) {
 
 	b := newEngine(t, announce)
 	_, rb := join(t, b, url)
-	checkReads(t, readPieces(rb, []int{1, 2, 3, 4, 5, 6}, in(20*time.Second)), data, true)
-	if st := b.Stats(); st.HTTPDownloaded != 0 {
-		t.Errorf("B: stats %+v, want the written pieces from A", st)
-	}
+	checkFromPeer(t, b, rb, []int{1, 2, 3, 4, 5, 6}, data)
 	if got := rb.DirectSpan(0, size, true); got != 0 {
 		t.Errorf("B, with A connected: DirectSpan = %d, want 0", got)
 	}
@@ -177,10 +175,7 @@ func TestClaim(t *testing.T) {
 	if got, want := a.Stats().HTTPDownloaded, int64(pieceLen)+end-from; got != want {
 		t.Errorf("A: HTTPDownloaded %d, want %d: piece 3 read, then the claimed bytes", got, want)
 	}
-	checkReads(t, readPieces(rb, []int{1, 2, 3}, in(20*time.Second)), data, true)
-	if st := b.Stats(); st.HTTPDownloaded != 0 {
-		t.Errorf("B: stats %+v, want the claimed pieces from A", st)
-	}
+	checkFromPeer(t, b, rb, []int{1, 2, 3}, data)
 	if got := ra.DirectSpan(0, size, true); got != 0 {
 		t.Errorf("A, with B connected: DirectSpan = %d, want 0", got)
 	}
@@ -213,5 +208,15 @@ func TestAlone(t *testing.T) {
 	stop()
 	if _, rc := join(t, newEngine(t, announce), url); rc.Alone(done) {
 		t.Error("C, its context done before any answer: Alone = true")
+	}
+}
+
+// checkFromPeer checks that engine b reads the pieces of r on time and
+// right, all from its peer: it downloads nothing over HTTP.
+func checkFromPeer(t *testing.T, b *engine.Engine, r *engine.Resource, pieces []int, data []byte) {
+	t.Helper()
+	checkReads(t, readPieces(r, pieces, in(20*time.Second)), data, true)
+	if st := b.Stats(); st.HTTPDownloaded != 0 {
+		t.Errorf("B: stats %+v, want every piece from its peer", st)
 	}
 }
