@@ -87,7 +87,7 @@ func leased(p *port, reads *readWatch, req js.Value, url, rangeHeader string) (j
 	if err != nil {
 		return js.Undefined(), false
 	}
-	span := byterange.Range{Start: r.Start, End: min(byterange.PieceSpanEnd(r.Start, l.size, l.pieceLength, l.maxDirect), r.End)}
+	span := l.span(r)
 	m := l.meta
 	m.directFrom, m.directEnd = span.Start, span.End
 	p.claim(url, span)

@@ -102,6 +102,13 @@ type lease struct {
 	until     time.Time // when the word no longer holds
 }
 
+// span returns the bytes of the requested range r that the service worker
+// fetches under the lease: up to the piece boundary that the page's
+// DirectSpan would choose.
+func (l lease) span(r byterange.Range) byterange.Range {
+	return byterange.Range{Start: r.Start, End: min(byterange.PieceSpanEnd(r.Start, l.size, l.pieceLength, l.maxDirect), r.End)}
+}
+
 // leaseTTL is how long a lease holds: the player's first request follows
 // getProxiedUrl at once, or the swarm may have changed.
 const leaseTTL = 10 * time.Second

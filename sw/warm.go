@@ -26,7 +26,8 @@ func warmUp() bool {
 	if !ok || mediaurl.ManifestType(url) != "" {
 		return false
 	}
-	m := meta{size: 4 << 20, pieceLength: 256 << 10, etag: `"warm-up"`, lastModified: "Thu, 01 Jan 2026 00:00:00 GMT"}
+	l := lease{meta: meta{size: 4 << 20, pieceLength: 256 << 10, etag: `"warm-up"`, lastModified: "Thu, 01 Jan 2026 00:00:00 GMT"}, maxDirect: 1 << 20}
+	m := l.meta
 	h := object()
 	h.Set("range", "bytes=0-")
 	h.Set("if-range", m.etag)
@@ -40,7 +41,7 @@ func warmUp() bool {
 	if err != nil {
 		return false
 	}
-	span := byterange.Range{Start: r.Start, End: min(byterange.PieceSpanEnd(r.Start, m.size, m.pieceLength, 1<<20), r.End)}
+	span := l.span(r)
 	_ = byterange.Header(span)
 	_ = readTimeouts()
 
