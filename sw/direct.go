@@ -16,18 +16,13 @@ import (
 // service worker (meta.directFrom: no peer can give them) with the origin's
 // own response, which the player reads natively, without a JavaScript
 // stream in between: that is what makes a lone viewer start as fast as
-// plain HTTP. The page's engine gets the bytes too, and stores them for the
-// peers that come later: when the browser's HTTP cache keeps the response
-// (see keptByCache), the page reads them back from there once the player
-// has read the body (op "cached"), and the player's response is left
-// untouched; otherwise a copy of the body goes to the page as it comes (op
-// "write"), which costs the player the tee of its body. The response ends at
-// meta.directEnd, which may be short of the range asked for only when
-// short is set (a media element's Range request: it asks again for the
-// rest). It returns ok=false, after giving the bytes back to the page, when
-// the origin's answer does not fit what the page knows; the request is
-// then served the usual way.
-func direct(p *port, reads *readWatch, req js.Value, url string, m meta, r byterange.Range, status int, short bool) (js.Value, bool) {
+// plain HTTP. The page gets the bytes too (see originFetch.respond). The
+// response ends at meta.directEnd, which may be short of the range asked
+// for only when short is set (a media element's Range request: it asks
+// again for the rest). It returns ok=false, after giving the bytes back to
+// the page, when the origin's answer does not fit what the page knows; the
+// request is then served the usual way.
+func direct(p *port, req js.Value, url string, m meta, r byterange.Range, status int, short bool) (js.Value, bool) {
 	if m.directEnd <= m.directFrom {
 		return js.Undefined(), false
 	}
@@ -39,59 +34,136 @@ func direct(p *port, reads *readWatch, req js.Value, url string, m meta, r byter
 	// The fetch stands in for the player's own request: the origin sees
 	// the player's referrer (hotlink rules), and the page's engine counts
 	// the bytes as its HTTP downloads.
-	init := object()
-	init.Set("referrer", req.Get("referrer"))
-	init.Set("referrerPolicy", req.Get("referrerPolicy"))
-	if status == 206 {
-		h := object()
-		h.Set("range", byterange.Header(span))
-		init.Set("headers", h)
-	}
-	read := reads.watch(url)
-	resp, err := await(js.Global().Call("fetch", url, init))
-	if err != nil || !originFits(resp, status, span, m) {
-		reads.forget(read)
-		p.release(url, span)
-		return js.Undefined(), false
-	}
-	if reads.ok() && keptByCache(resp) {
-		go func() {
-			if !reads.wait(read) {
-				p.release(url, span) // a read back now might go to the origin
-				return
-			}
-			time.Sleep(cacheSettle)
-			p.cached(url, span)
-		}()
-		return resp, true
-	}
-	reads.forget(read)
-	copied := resp.Call("clone").Get("body")
-	go p.copyBody(url, span.Start, copied)
-	return resp, true
+	f := p.startFetch(url, span, status, req.Get("referrer"), req.Get("referrerPolicy"))
+	return f.respond(p, m)
 }
 
 // leased answers a media element's Range request under the page's lease
 // of url (op "lease": the swarm is alone) without asking the page: it
 // fetches the request's bytes from the origin up to the piece boundary
 // that the page's DirectSpan would choose, after telling the page so (op
-// "claim"). ok is false when there is no lease, or when the request or the
-// origin's answer does not fit it; the request is then served the usual
-// way.
-func leased(p *port, reads *readWatch, req js.Value, url, rangeHeader string) (js.Value, bool) {
+// "claim"). When the lease's head start fetched just those bytes, its
+// response is the answer. ok is false when there is no lease, or when the
+// request or the origin's answer does not fit it; the request is then
+// served the usual way.
+func leased(p *port, req js.Value, url, rangeHeader string) (js.Value, bool) {
 	l, ok := p.takeLease(url)
-	if !ok || !ifRangeHolds(header(req, "if-range"), l.meta) {
+	if !ok {
 		return js.Undefined(), false
 	}
 	r, err := byterange.ParseRange(rangeHeader, l.size)
-	if err != nil {
+	if err != nil || !ifRangeHolds(header(req, "if-range"), l.meta) {
+		l.drop(p)
 		return js.Undefined(), false
 	}
 	span := l.span(r)
 	m := l.meta
 	m.directFrom, m.directEnd = span.Start, span.End
+	if l.head != nil && l.head.span == span {
+		p.claim(url, span)
+		return l.head.respond(p, m)
+	}
+	l.drop(p)
 	p.claim(url, span)
-	return direct(p, reads, req, url, m, r, 206, true)
+	return direct(p, req, url, m, r, 206, true)
+}
+
+// originFetch is the service worker's fetch of bytes span of a resource
+// from the origin for a direct response: the player gets the origin's
+// response as it is.
+type originFetch struct {
+	url    string
+	span   byterange.Range
+	status int       // 206 for a Range request, 200 for the whole resource
+	read   *bodyRead // tells when the body has come whole
+	abort  js.Value  // the fetch's AbortController, undefined where there is none
+
+	done chan struct{} // closed once resp or err is set
+	resp js.Value
+	err  error
+}
+
+// startFetch starts fetching span of url, with a Range header when status
+// is 206. referrer and policy are those of the request it stands for
+// (undefined: the worker's own).
+func (p *port) startFetch(url string, span byterange.Range, status int, referrer, policy js.Value) *originFetch {
+	f := &originFetch{url: url, span: span, status: status, done: make(chan struct{})}
+	init := object()
+	if referrer.Type() == js.TypeString {
+		init.Set("referrer", referrer)
+	}
+	if policy.Type() == js.TypeString {
+		init.Set("referrerPolicy", policy)
+	}
+	if status == 206 {
+		h := object()
+		h.Set("range", byterange.Header(span))
+		init.Set("headers", h)
+	}
+	if ctor := js.Global().Get("AbortController"); ctor.Type() == js.TypeFunction {
+		f.abort = ctor.New()
+		init.Set("signal", f.abort.Get("signal"))
+	}
+	f.read = p.reads.watch(url)
+	fetched, err := protect(func() (js.Value, error) { return js.Global().Call("fetch", url, init), nil })
+	if err != nil {
+		f.err = err
+		close(f.done)
+		return f
+	}
+	go func() {
+		f.resp, f.err = await(fetched)
+		close(f.done)
+	}()
+	return f
+}
+
+// respond waits for the origin's answer and returns it for the player,
+// when it fits the resource m as the page knows it. The page's engine gets
+// the bytes too, and stores them for the peers that come later: when the
+// browser's HTTP cache keeps the response (see keptByCache), the page reads
+// them back from there once the player has read the body (op "cached"),
+// and the player's response is left untouched; otherwise a copy of the
+// body goes to the page as it comes (op "write"), which costs the player
+// the tee of its body. ok is false, after giving the bytes back to the
+// page, when the answer does not fit.
+func (f *originFetch) respond(p *port, m meta) (js.Value, bool) {
+	<-f.done
+	reads := p.reads
+	if f.err != nil || !originFits(f.resp, f.status, f.span, m) {
+		f.cancel(p)
+		return js.Undefined(), false
+	}
+	if reads.ok() && keptByCache(f.resp) {
+		go func() {
+			if !reads.wait(f.read) {
+				p.release(f.url, f.span) // a read back now might go to the origin
+				return
+			}
+			time.Sleep(cacheSettle)
+			p.cached(f.url, f.span)
+		}()
+		return f.resp, true
+	}
+	reads.forget(f.read)
+	copied := f.resp.Call("clone").Get("body")
+	go p.copyBody(f.url, f.span.Start, copied)
+	return f.resp, true
+}
+
+// cancel stops a fetch whose response no player gets, and gives its bytes
+// back to the page.
+func (f *originFetch) cancel(p *port) {
+	f.stop(p)
+	p.release(f.url, f.span)
+}
+
+// stop stops a fetch whose response no player gets.
+func (f *originFetch) stop(p *port) {
+	if f.abort.Type() == js.TypeObject {
+		f.abort.Call("abort")
+	}
+	p.reads.forget(f.read)
 }
 
 // keptByCache reports whether the browser's HTTP cache keeps resp, a

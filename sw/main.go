@@ -99,7 +99,7 @@ func (s *server) addPort(_ js.Value, args []js.Value) any {
 	if id == "" || v.Type() != js.TypeObject {
 		return nil
 	}
-	p := newPort(v, func(closed *port) {
+	p := newPort(v, s.reads, func(closed *port) {
 		s.mu.Lock()
 		if s.ports[id] == closed {
 			delete(s.ports, id)
@@ -231,7 +231,7 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 	}
 	ask := &directAsk{rangeHeader: rangeHeader, short: rangeHeader != "" && fromMediaElement(req)}
 	if ask.short {
-		if resp, ok := leased(p, s.reads, req, orig, rangeHeader); ok {
+		if resp, ok := leased(p, req, orig, rangeHeader); ok {
 			return resp, nil
 		}
 	}
@@ -255,7 +255,7 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 		// A malformed header is ignored, as a server does.
 	}
 
-	if resp, ok := direct(p, s.reads, req, orig, m, r, status, ask.short); ok {
+	if resp, ok := direct(p, req, orig, m, r, status, ask.short); ok {
 		return resp, nil
 	}
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,9 +36,21 @@ var fileBytes = func() []byte {
 // nodeOrigin serves originText for paths containing ".m3u8" or ".mpd" and
 // fileBytes for others, and returns its base URL.
 func nodeOrigin(t *testing.T) string {
+	base, _ := nodeOriginLog(t)
+	return base
+}
+
+// nodeOriginLog is nodeOrigin that also returns the Range headers of the
+// requests so far for a path ("" for none).
+func nodeOriginLog(t *testing.T) (string, func(path string) []string) {
 	t.Helper()
+	var mu sync.Mutex
+	ranges := make(map[string][]string)
 	handler := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		rq, rs := args[0], args[1]
+		mu.Lock()
+		ranges[rq.Get("url").String()] = append(ranges[rq.Get("url").String()], str(rq.Get("headers").Get("range")))
+		mu.Unlock()
 		path := strings.ToLower(rq.Get("url").String())
 		h := object()
 		if strings.Contains(path, ".m3u8") || strings.Contains(path, ".mpd") {
@@ -79,7 +92,11 @@ func nodeOrigin(t *testing.T) string {
 		srv.Call("close")
 		handler.Release()
 	})
-	return "http://127.0.0.1:" + strconv.Itoa(port.Int())
+	return "http://127.0.0.1:" + strconv.Itoa(port.Int()), func(path string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(ranges[path])
+	}
 }
 
 // fakePage answers the service worker's requests on a MessageChannel the
@@ -172,7 +189,7 @@ func (fp *fakePage) serve(t *testing.T) *server {
 	})
 	page.Set("onmessage", onMsg)
 	s := newServer()
-	s.ports["c1"] = newPort(ch.Get("port1"), nil)
+	s.ports["c1"] = newPort(ch.Get("port1"), s.reads, nil)
 	t.Cleanup(func() {
 		s.ports["c1"].close()
 		page.Call("close")
@@ -471,48 +488,104 @@ func TestDirect(t *testing.T) {
 
 // TestLease: a media element's Range request under the page's lease is
 // fetched from the origin up to the piece boundary the page would choose,
-// with a claim and no open request, and the page hears when to read it back;
-// the lease serves one request; a malformed lease is ignored.
+// with a claim and no open request, and the page hears when to read it
+// back. The lease starts fetching the first bytes at once (its head start):
+// a request from 0 takes that response, one from elsewhere stops it and
+// gives its bytes back, as does a lease that no request takes in time. A
+// lease serves one request; a second lease of the URL while the first holds
+// starts no second fetch; a malformed lease is ignored.
 func TestLease(t *testing.T) {
-	origin := nodeOrigin(t)
+	origin, hits := nodeOriginLog(t)
 	host := strings.TrimPrefix(origin, "http://")
 	orig := origin + "/ranged.mp4"
 	url := origin + "/__p2pmedia__/http/" + host + "/ranged.mp4"
-	get := func(s *server) response {
-		return fetchReq(t, s, "GET", eval(`{url: "`+url+`", method: "GET", destination: "video", headers: new Headers({range: "bytes=100-"})}`), "c1")
+	get := func(s *server, rng string) response {
+		return fetchReq(t, s, "GET", eval(`{url: "`+url+`", method: "GET", destination: "video", headers: new Headers({range: "`+rng+`"})}`), "c1")
 	}
 	lease := map[string]any{"op": "lease", "url": orig, "size": len(fileBytes), "pieceLength": 16384, "etag": `"e1"`, "maxDirect": 32768}
+	span := func(op string, from, end int64) map[string]any {
+		return map[string]any{"op": op, "url": orig, "proxyBase": "", "from": from, "end": end}
+	}
+	// waitFor waits up to d for a message op.
+	waitFor := func(fp *fakePage, op string, d time.Duration) []map[string]any {
+		deadline := time.Now().Add(d)
+		for len(fp.requests(op)) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return fp.requests(op)
+	}
+	tests := []struct {
+		name     string
+		leases   int // lease messages before the request
+		rng      string
+		from, to int64    // the response: fileBytes[from:to], claimed
+		origin   []string // the Range headers the origin saw
+	}{
+		{"from 0: the head start's response", 1, "bytes=0-", 0, 32768, []string{"bytes=0-32767"}},
+		{"two leases, one head start", 2, "bytes=0-", 0, 32768, []string{"bytes=0-32767"}},
+		{"from elsewhere: the head start stops", 1, "bytes=100-", 100, 32768, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fp := &fakePage{direct: func(string, bool) (int64, int64) { return 0, 0 }}
+			s := fp.serve(t)
+			before := len(hits("/ranged.mp4"))
+			for range tt.leases {
+				s.ports["c1"].deliver(js.ValueOf(lease))
+			}
+			r := get(s, tt.rng)
+			if r.status != 206 || !bytes.Equal(r.body, fileBytes[tt.from:tt.to]) {
+				t.Errorf("status %d, %d bytes; want 206 with bytes %d-%d", r.status, len(r.body), tt.from, tt.to-1)
+			}
+			claims := []map[string]any{span("claim", tt.from, tt.to)}
+			if c, o := fp.requests("claim"), fp.requests("open"); !reflect.DeepEqual(c, claims) || len(o) != 0 {
+				t.Errorf("claims %v, opens %v; want %v and no open", c, o, claims)
+			}
+			if c := waitFor(fp, "cached", cacheSettle+5*time.Second); len(c) != 1 || !reflect.DeepEqual(c[0], span("cached", tt.from, tt.to)) {
+				t.Errorf("cached %v, want bytes %d-%d", c, tt.from, tt.to-1)
+			}
+			if rel := fp.requests("release"); len(rel) != 0 {
+				t.Errorf("released %v, want nothing", rel)
+			}
+			if tt.origin != nil {
+				if got := hits("/ranged.mp4")[before:]; !reflect.DeepEqual(got, tt.origin) {
+					t.Errorf("the origin saw ranges %q, want %q", got, tt.origin)
+				}
+			}
+			if r := get(s, "bytes=100-"); r.status != 206 || !bytes.Equal(r.body, fileBytes[100:]) || len(fp.requests("open")) != 1 {
+				t.Errorf("the next request: status %d, %d bytes, %d opens; want the rest, asked of the page", r.status, len(r.body), len(fp.requests("open")))
+			}
+		})
+	}
 
-	fp := &fakePage{direct: func(string, bool) (int64, int64) { return 0, 0 }}
-	s := fp.serve(t)
-	s.ports["c1"].deliver(js.ValueOf(lease))
-	r := get(s)
-	if r.status != 206 || !bytes.Equal(r.body, fileBytes[100:32768]) {
-		t.Errorf("under the lease: status %d, %d bytes; want 206 with bytes 100-32767", r.status, len(r.body))
-	}
-	claim := map[string]any{"op": "claim", "url": orig, "proxyBase": "", "from": int64(100), "end": int64(32768)}
-	if c, o := fp.requests("claim"), fp.requests("open"); len(c) != 1 || !reflect.DeepEqual(c[0], claim) || len(o) != 0 {
-		t.Errorf("claims %v, opens %v; want %v and no open", c, o, claim)
-	}
-	deadline := time.Now().Add(cacheSettle + 5*time.Second)
-	for len(fp.requests("cached")) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if c := fp.requests("cached"); len(c) != 1 || c[0]["from"] != int64(100) || c[0]["end"] != int64(32768) {
-		t.Errorf("cached %v, want bytes 100-32767", c)
-	}
-	if r := get(s); r.status != 206 || !bytes.Equal(r.body, fileBytes[100:]) || len(fp.requests("open")) != 1 {
-		t.Errorf("the next request: status %d, %d bytes, %d opens; want the rest, asked of the page", r.status, len(r.body), len(fp.requests("open")))
-	}
+	t.Run("no request in time", func(t *testing.T) {
+		fp := &fakePage{}
+		s := fp.serve(t)
+		p := s.ports["c1"]
+		p.leaseTTL = 100 * time.Millisecond
+		p.deliver(js.ValueOf(lease))
+		time.Sleep(300 * time.Millisecond)
+		p.mu.Lock()
+		n := len(p.leases)
+		p.mu.Unlock()
+		if n != 0 {
+			t.Errorf("%d leases held past their time", n)
+		}
+		if r := get(s, "bytes=0-"); r.status != 206 || len(fp.requests("claim")) != 0 || len(fp.requests("open")) != 1 {
+			t.Errorf("after the lease: status %d, %d claims, %d opens; want the usual way", r.status, len(fp.requests("claim")), len(fp.requests("open")))
+		}
+	})
 
-	fp = &fakePage{}
-	s = fp.serve(t)
-	bad := maps.Clone(lease)
-	delete(bad, "pieceLength")
-	s.ports["c1"].deliver(js.ValueOf(bad))
-	if r := get(s); r.status != 206 || len(fp.requests("claim")) != 0 || len(fp.requests("open")) != 1 {
-		t.Errorf("a malformed lease: status %d, %d claims, %d opens; want the usual way", r.status, len(fp.requests("claim")), len(fp.requests("open")))
-	}
+	t.Run("malformed", func(t *testing.T) {
+		fp := &fakePage{}
+		s := fp.serve(t)
+		bad := maps.Clone(lease)
+		delete(bad, "pieceLength")
+		s.ports["c1"].deliver(js.ValueOf(bad))
+		if r := get(s, "bytes=100-"); r.status != 206 || len(fp.requests("claim")) != 0 || len(fp.requests("open")) != 1 {
+			t.Errorf("a malformed lease: status %d, %d claims, %d opens; want the usual way", r.status, len(fp.requests("claim")), len(fp.requests("open")))
+		}
+	})
 }
 
 // TestPortRace: a request that reaches the service worker before its

@@ -83,6 +83,8 @@ type port struct {
 	closed   chan struct{} // closed when the port is closed or replaced
 	once     sync.Once
 	onClosed func(*port) // called once, after closed is closed
+	reads    *readWatch  // tells when the player has read a direct response
+	leaseTTL time.Duration
 
 	// mu guards the fields below. It is never held across a blocking
 	// operation, so the message callback can take it.
@@ -100,6 +102,10 @@ type lease struct {
 	meta
 	maxDirect int64     // the most bytes past the request's start to take
 	until     time.Time // when the word no longer holds
+	// head is the fetch of the bytes a player asks first (from 0) that
+	// the lease starts at once: the player, whose request comes a few
+	// tens of milliseconds later, finds them on their way.
+	head *originFetch
 }
 
 // span returns the bytes of the requested range r that the service worker
@@ -109,17 +115,26 @@ func (l lease) span(r byterange.Range) byterange.Range {
 	return byterange.Range{Start: r.Start, End: min(byterange.PieceSpanEnd(r.Start, l.size, l.pieceLength, l.maxDirect), r.End)}
 }
 
-// leaseTTL is how long a lease holds: the player's first request follows
-// getProxiedUrl at once, or the swarm may have changed.
-const leaseTTL = 10 * time.Second
+// drop gives up the lease unused: its head start stops.
+func (l lease) drop(p *port) {
+	if l.head != nil {
+		l.head.stop(p)
+	}
+}
+
+// defaultLeaseTTL is how long a lease holds: the player's first request
+// follows getProxiedUrl at once, or the swarm may have changed.
+const defaultLeaseTTL = 10 * time.Second
 
 // newPort starts listening on the MessagePort v. onClosed runs when the
 // port closes.
-func newPort(v js.Value, onClosed func(*port)) *port {
+func newPort(v js.Value, reads *readWatch, onClosed func(*port)) *port {
 	p := &port{
 		v:        v,
 		closed:   make(chan struct{}),
 		onClosed: onClosed,
+		reads:    reads,
+		leaseTTL: defaultLeaseTTL,
 		pending:  make(map[int]chan js.Value),
 		metas:    make(map[string]meta),
 		leases:   make(map[string]lease),
@@ -249,30 +264,97 @@ func (p *port) open(url string, timeout time.Duration, ask *directAsk) (meta, er
 	}
 }
 
-// addLease files a lease message; a malformed one is ignored.
+// addLease files a lease message, and starts fetching the bytes that the
+// player's first request will take under it (lease.head): from 0 to the
+// piece boundary that lease.span chooses, with the page's URL as referrer
+// (that of the player's request). The page hears of them (op "claim") when
+// a request takes them: it has nothing to fetch before. A malformed lease
+// is ignored; so is a lease of a URL whose head start is on its way
+// (getProxiedUrl called twice for one play).
 func (p *port) addLease(data js.Value) {
-	url := str(data.Get("url"))
+	url, l, ok := parseLease(data)
+	if !ok {
+		return
+	}
+	m := l.meta
+	l.until = time.Now().Add(p.leaseTTL)
+	var dropped []lease
+	p.mu.Lock()
+	if old, ok := p.leases[url]; ok && time.Now().Before(old.until) && old.meta == m {
+		p.mu.Unlock()
+		return
+	}
+	if len(p.leases) >= maxMetas {
+		for _, old := range p.leases {
+			dropped = append(dropped, old)
+		}
+		clear(p.leases)
+	}
+	if old, ok := p.leases[url]; ok {
+		dropped = append(dropped, old)
+	}
+	p.leases[url] = l
+	p.mu.Unlock()
+	for _, old := range dropped {
+		old.drop(p)
+	}
+	span := l.span(byterange.Range{Start: 0, End: m.size})
+	if span.Len() <= 0 {
+		return
+	}
+	head := p.startFetch(url, span, 206, data.Get("referrer"), js.Undefined())
+	p.mu.Lock()
+	if cur, ok := p.leases[url]; ok && cur.until == l.until {
+		cur.head = head
+		p.leases[url] = cur
+		head = nil
+	}
+	p.mu.Unlock()
+	if head != nil { // taken meanwhile, without its head start
+		head.stop(p)
+		return
+	}
+	time.AfterFunc(p.leaseTTL, func() { p.expire(url, l.until) })
+}
+
+// parseLease reads a lease message: the URL and its lease, without its
+// time; ok is false for a malformed message.
+func parseLease(data js.Value) (url string, l lease, ok bool) {
+	url = str(data.Get("url"))
 	m, err := parseMeta(data)
 	most, ok := number(data.Get("maxDirect"))
 	if url == "" || err != nil || !ok || most <= 0 {
-		return
+		return "", lease{}, false
 	}
+	return url, lease{meta: m, maxDirect: most}, true
+}
+
+// expire drops the lease of url that holds until until, if no request
+// took it.
+func (p *port) expire(url string, until time.Time) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.leases) >= maxMetas {
-		clear(p.leases)
+	l, ok := p.leases[url]
+	if ok && l.until == until {
+		delete(p.leases, url)
 	}
-	p.leases[url] = lease{meta: m, maxDirect: most, until: time.Now().Add(leaseTTL)}
+	p.mu.Unlock()
+	if ok && l.until == until {
+		l.drop(p)
+	}
 }
 
 // takeLease returns the lease of url, if one holds, and forgets it: a
 // lease serves one request.
 func (p *port) takeLease(url string) (lease, bool) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	l, ok := p.leases[url]
 	delete(p.leases, url)
-	return l, ok && time.Now().Before(l.until)
+	p.mu.Unlock()
+	if ok && !time.Now().Before(l.until) {
+		l.drop(p)
+		return lease{}, false
+	}
+	return l, ok
 }
 
 // claim tells the page that the service worker fetches bytes [r.Start,
@@ -366,7 +448,12 @@ func (p *port) close() {
 		p.onClose.Release()
 		p.mu.Lock()
 		clear(p.pending)
+		leases := p.leases
+		p.leases = make(map[string]lease)
 		p.mu.Unlock()
+		for _, l := range leases {
+			l.drop(p) // the page is gone: stop the head starts
+		}
 		if p.onClosed != nil {
 			p.onClosed(p)
 		}

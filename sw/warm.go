@@ -16,9 +16,10 @@ import (
 // of a worker used to pay for about 110 such compilations (the Range and
 // Content-Range parsers, the checks of the origin's answer, the runtime's
 // timers), 20 to 50 ms on a loaded 2-core machine, half before the origin
-// fetch and half before the response went to the player. Nothing leaves
-// the worker: the Request and Response are constructed, never fetched, and
-// no port or lease is touched. It reports whether every step ran: made-up
+// fetch and half before the response went to the player. The reading of a
+// lease, which comes just before the player's first request, runs too.
+// Nothing leaves the worker: the Request and Response are constructed,
+// never fetched, and no port or lease is touched. It reports whether every step ran: made-up
 // values that a step refused would leave the steps after it cold.
 func warmUp() bool {
 	const orig = "https://warm-up.invalid/media/v.mp4"
@@ -26,7 +27,18 @@ func warmUp() bool {
 	if !ok || mediaurl.ManifestType(url) != "" {
 		return false
 	}
-	l := lease{meta: meta{size: 4 << 20, pieceLength: 256 << 10, etag: `"warm-up"`, lastModified: "Thu, 01 Jan 2026 00:00:00 GMT"}, maxDirect: 1 << 20}
+	msg := object()
+	msg.Set("op", "lease")
+	msg.Set("url", url)
+	msg.Set("size", 4<<20)
+	msg.Set("pieceLength", 256<<10)
+	msg.Set("etag", `"warm-up"`)
+	msg.Set("lastModified", "Thu, 01 Jan 2026 00:00:00 GMT")
+	msg.Set("maxDirect", 1<<20)
+	_, l, ok := parseLease(msg)
+	if !ok {
+		return false
+	}
 	m := l.meta
 	h := object()
 	h.Set("range", "bytes=0-")
@@ -58,5 +70,9 @@ func warmUp() bool {
 	t := time.NewTimer(time.Hour)
 	t.Reset(time.Minute)
 	t.Stop()
+	time.AfterFunc(time.Hour, func() {}).Stop()
+	if ctor := js.Global().Get("AbortController"); ctor.Type() == js.TypeFunction {
+		_ = ctor.New().Get("signal")
+	}
 	return fits
 }

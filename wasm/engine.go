@@ -424,7 +424,8 @@ func (w *wasmEngine) open(c *openCall, url string) {
 // (op "lease"): the player's first request for the URL may then take its
 // bytes from the origin without asking the page (see docs/browser-runtime.md,
 // "Direct responses"), which spares the start of playback a round trip to
-// the page.
+// the page; and the service worker starts fetching the first bytes at
+// once, as the player's request would (the page's URL as its referrer).
 func (w *wasmEngine) prepare(url string) {
 	if mediaurl.ManifestType(url) != "" {
 		return
@@ -454,6 +455,7 @@ func (w *wasmEngine) prepare(url string) {
 		ps.post(map[string]any{
 			"op": "lease", "url": url, "size": info.Size, "etag": info.ETag, "lastModified": info.LastModified,
 			"pieceLength": c.r.PieceLength(), "maxDirect": engine.MaxDirect,
+			"referrer": jsutil.String(js.Global().Get("location"), "href", ""),
 		}, js.Undefined())
 	}()
 }
