@@ -268,22 +268,17 @@ func (p *port) open(url string, timeout time.Duration, ask *directAsk) (meta, er
 // player's first request will take under it (lease.head): from 0 to the
 // piece boundary that lease.span chooses, with the page's URL as referrer
 // (that of the player's request). The page hears of them (op "claim") when
-// a request takes them: it has nothing to fetch before. A malformed lease
-// is ignored; so is a lease of a URL whose head start is on its way
-// (getProxiedUrl called twice for one play).
+// a request takes them: it has nothing to fetch before. A newer lease of
+// the URL replaces the last one, whose head start stops; a malformed lease
+// is ignored.
 func (p *port) addLease(data js.Value) {
 	url, l, ok := parseLease(data)
 	if !ok {
 		return
 	}
-	m := l.meta
 	l.until = time.Now().Add(p.leaseTTL)
 	var dropped []lease
 	p.mu.Lock()
-	if old, ok := p.leases[url]; ok && time.Now().Before(old.until) && old.meta == m {
-		p.mu.Unlock()
-		return
-	}
 	if len(p.leases) >= maxMetas {
 		for _, old := range p.leases {
 			dropped = append(dropped, old)
@@ -298,7 +293,7 @@ func (p *port) addLease(data js.Value) {
 	for _, old := range dropped {
 		old.drop(p)
 	}
-	span := l.span(byterange.Range{Start: 0, End: m.size})
+	span := l.span(byterange.Range{Start: 0, End: l.size})
 	if span.Len() <= 0 {
 		return
 	}

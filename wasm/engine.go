@@ -74,6 +74,9 @@ type openCall struct {
 	r    *engine.Resource
 	ref  mediaRef // what the segment map knew of the URL
 	err  error
+	// leased is when prepare last sent the service worker a lease of the
+	// URL (guarded by wasmEngine.mu).
+	leased time.Time
 }
 
 // newWasmEngine starts an engine for a WasmConfig.
@@ -447,8 +450,12 @@ func (w *wasmEngine) prepare(url string) {
 		}
 		w.mu.Lock()
 		ps := w.port
+		again := time.Since(c.leased) < leaseHold
+		if ps != nil && !again {
+			c.leased = time.Now()
+		}
 		w.mu.Unlock()
-		if ps == nil {
+		if ps == nil || again {
 			return
 		}
 		info := c.r.Info()
@@ -459,6 +466,14 @@ func (w *wasmEngine) prepare(url string) {
 		}, js.Undefined())
 	}()
 }
+
+// leaseHold is how long the service worker holds a lease: prepare sends
+// none while the last one of the URL may hold. A site that calls
+// getProxiedUrl twice before playing would otherwise send a second lease
+// after the player's first request took the first one, and the second
+// would start fetching bytes nobody asks for (and serve a later request
+// of the player that should ask the page).
+const leaseHold = 10 * time.Second
 
 // leaseWait bounds how long prepare waits for the resource and the
 // trackers' answer before it leaves the service worker without a lease.
