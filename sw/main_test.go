@@ -617,3 +617,30 @@ func TestPortRace(t *testing.T) {
 		t.Error("a client whose request waited in vain is not remembered")
 	}
 }
+
+// TestPortClose: a page whose engine is destroyed says so (op "close"):
+// the worker closes the port, drops its leases, and answers that page's
+// requests from the origin without asking it.
+func TestPortClose(t *testing.T) {
+	origin := nodeOrigin(t)
+	host := strings.TrimPrefix(origin, "http://")
+	url := origin + "/__p2pmedia__/http/" + host + "/ranged.mp4"
+	fp := &fakePage{}
+	s := fp.serve(t)
+	p := s.ports["c1"]
+	p.deliver(js.ValueOf(map[string]any{"op": "lease", "url": origin + "/ranged.mp4", "size": len(fileBytes), "pieceLength": 16384, "etag": `"e1"`, "maxDirect": 32768}))
+	p.deliver(js.ValueOf(map[string]any{"op": "close"}))
+	select {
+	case <-p.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the port is still open after the page said close")
+	}
+	p.mu.Lock()
+	leases := len(p.leases)
+	p.mu.Unlock()
+	r := fetchReq(t, s, "GET", eval(`{url: "`+url+`", method: "GET", destination: "video", headers: new Headers({range: "bytes=0-"})}`), "c1")
+	if r.status != 206 || !bytes.Equal(r.body, fileBytes) || leases != 0 || len(fp.requests("open")) != 0 || len(fp.requests("claim")) != 0 {
+		t.Errorf("after close: status %d, %d bytes, %d leases, %d opens, %d claims; want the whole file from the origin, no lease, nothing asked of the page",
+			r.status, len(r.body), leases, len(fp.requests("open")), len(fp.requests("claim")))
+	}
+}

@@ -159,8 +159,12 @@ func (p *port) deliver(data js.Value) {
 	if data.Type() != js.TypeObject {
 		return
 	}
-	if str(data.Get("op")) == "lease" {
+	switch str(data.Get("op")) {
+	case "lease":
 		p.addLease(data)
+		return
+	case "close": // the page's engine is destroyed
+		go p.close()
 		return
 	}
 	id, ok := number(data.Get("id"))

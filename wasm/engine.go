@@ -74,9 +74,11 @@ type openCall struct {
 	r    *engine.Resource
 	ref  mediaRef // what the segment map knew of the URL
 	err  error
-	// leased is when prepare last sent the service worker a lease of the
-	// URL (guarded by wasmEngine.mu).
-	leased time.Time
+	// noLease is when prepare may next send the service worker a lease of
+	// the URL (guarded by wasmEngine.mu): leaseHold after the last lease,
+	// or after the service worker asked for the URL (the player is at work
+	// on it already).
+	noLease time.Time
 }
 
 // newWasmEngine starts an engine for a WasmConfig.
@@ -450,9 +452,9 @@ func (w *wasmEngine) prepare(url string) {
 		}
 		w.mu.Lock()
 		ps := w.port
-		again := time.Since(c.leased) < leaseHold
+		again := time.Now().Before(c.noLease)
 		if ps != nil && !again {
-			c.leased = time.Now()
+			c.noLease = time.Now().Add(leaseHold)
 		}
 		w.mu.Unlock()
 		if ps == nil || again {
@@ -468,12 +470,24 @@ func (w *wasmEngine) prepare(url string) {
 }
 
 // leaseHold is how long the service worker holds a lease: prepare sends
-// none while the last one of the URL may hold. A site that calls
-// getProxiedUrl twice before playing would otherwise send a second lease
-// after the player's first request took the first one, and the second
-// would start fetching bytes nobody asks for (and serve a later request
-// of the player that should ask the page).
+// none while the last one of the URL may hold, nor when the service worker
+// asked for the URL in that time. A lease that comes after the player's
+// first request (a site that calls getProxiedUrl twice for one play, or a
+// lease slower than the player) would start fetching bytes nobody asks
+// for, and serve a later request of the player that should ask the page.
 const leaseHold = 10 * time.Second
+
+// asked notes that the service worker asked for url: the player is at work
+// on it, and a lease now would come too late (see leaseHold).
+func (w *wasmEngine) asked(url string) {
+	c := w.opening(url)
+	if c == nil {
+		return
+	}
+	w.mu.Lock()
+	c.noLease = time.Now().Add(leaseHold)
+	w.mu.Unlock()
+}
 
 // leaseWait bounds how long prepare waits for the resource and the
 // trackers' answer before it leaves the service worker without a lease.

@@ -171,6 +171,7 @@ type directAsk struct {
 // and no peer can give them, which of them it may.
 func (ps *portServer) open(rq *request, url string, ask *directAsk) {
 	ps.w.watch.wanted.Store(true) // a player is at work: look for its element
+	ps.w.asked(url)
 	r, ref, err := ps.w.resource(rq.ctx, url)
 	if err != nil {
 		ps.finish(rq, err)

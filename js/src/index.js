@@ -175,7 +175,14 @@ export class P2PEngineMedia {
         this._log.error('destroy:', err);
       }
     }
-    for (const port of this._ports) port.close();
+    for (const port of this._ports) {
+      // The worker hears no close event: it is told, and falls back to
+      // the origin at once for this page's requests.
+      try {
+        port.postMessage({ op: 'close' });
+      } catch (_) {}
+      port.close();
+    }
     this._ports = [];
     if (this._onControllerChange) {
       navigator.serviceWorker.removeEventListener('controllerchange', this._onControllerChange);
