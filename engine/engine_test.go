@@ -412,6 +412,66 @@ func TestOffersPerCountedPeer(t *testing.T) {
 	}
 }
 
+// TestOffersWaitForPool joins a swarm while the engine's offer pool is
+// still making its offers (they wait at a gate): the announce to the peer
+// the tracker counted waits for the pool's offers instead of making more,
+// which would slow them all down on a browser's one thread; the pool makes
+// at most two at a time; once the offers are made, the peers connect.
+func TestOffersWaitForPool(t *testing.T) {
+	url := swarm.Origin(t, swarm.Media(pieceLen))
+	announce := swarm.Tracker(t)
+	first, _ := join(t, newEngine(t, announce), url)
+	g := &gatedConnector{gate: make(chan struct{})}
+	e := newEngine(t, announce, func(c *engine.Config) { g.Connector, c.Connector = c.Connector, g })
+	sw, _ := join(t, e, url)
+	time.Sleep(500 * time.Millisecond) // time for the announces and for offers that should not be made
+	if n, most := g.counts(); n != 2 || most != 2 {
+		t.Errorf("with the pool's offers at the gate: %d offers begun, at most %d at once; want 2 and 2 (the pool's makers)", n, most)
+	}
+	close(g.gate)
+	waitFor(t, "the late engine to connect", func() bool { return sw.PeerCount() == 1 && first.PeerCount() == 1 })
+	if n, most := g.counts(); most > 2 || n > 2+5 {
+		t.Errorf("%d offers begun, at most %d at once; want at most 2 at once and at most 7 in all (the pool holds 5)", n, most)
+	}
+}
+
+// gatedConnector holds every offer at its gate until the gate closes, and
+// counts them.
+type gatedConnector struct {
+	transport.Connector
+	gate chan struct{}
+
+	mu          sync.Mutex
+	begun, busy int
+	most        int
+}
+
+func (c *gatedConnector) Offer(ctx context.Context) (transport.Offer, error) {
+	c.mu.Lock()
+	c.begun++
+	c.busy++
+	c.most = max(c.most, c.busy)
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.busy--
+		c.mu.Unlock()
+	}()
+	select {
+	case <-c.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return c.Connector.Offer(ctx)
+}
+
+// counts returns the offers begun and the most at once.
+func (c *gatedConnector) counts() (begun, most int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.begun, c.most
+}
+
 // countOffers counts in sent the offers an engine's connector hands to a
 // tracker (those whose SDP is read).
 func countOffers(sent *atomic.Int32) func(*engine.Config) {

@@ -33,9 +33,14 @@ const (
 )
 
 // transferEstimate is a running estimate of a source's latency and rate.
+// It starts from a prior guess, which its first measurement replaces: one
+// real sample (the origin's answer to the size probe, say) tells more
+// than the guess.
 type transferEstimate struct {
 	latency time.Duration
 	rate    float64 // bytes per second
+	// timed and rated report whether latency and rate were measured.
+	timed, rated bool
 }
 
 // time estimates how long n bytes take.
@@ -43,11 +48,22 @@ func (t transferEstimate) time(n int) time.Duration {
 	return t.latency + time.Duration(float64(n)/t.rate*float64(time.Second))
 }
 
+// observe takes a transfer of n bytes whose first byte came after latency
+// and the rest in d.
 func (t *transferEstimate) observe(latency time.Duration, n int, d time.Duration) {
 	const a = 0.3
-	t.latency = time.Duration((1-a)*float64(t.latency) + a*float64(latency))
+	if t.timed {
+		t.latency = time.Duration((1-a)*float64(t.latency) + a*float64(latency))
+	} else {
+		t.latency, t.timed = latency, true
+	}
 	if d > 10*time.Millisecond && n >= 16*1024 {
-		t.rate = (1-a)*t.rate + a*float64(n)/d.Seconds()
+		r := float64(n) / d.Seconds()
+		if t.rated {
+			t.rate = (1-a)*t.rate + a*r
+		} else {
+			t.rate, t.rated = r, true
+		}
 	}
 }
 
@@ -187,7 +203,8 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 			remaining := pc.size() - pc.got
 			latest := pc.deadline.Add(-s.http.time(remaining) - switchMargin)
 			if !now.Before(latest) && now.Add(p.estimate(remaining, now, pc)).After(pc.deadline.Add(-switchMargin)) {
-				s.e.log.Debug("peer download too slow: moving to HTTP", "peer", p.id, "piece", pc.index)
+				s.e.log.Debug("peer download too slow: moving to HTTP", "peer", p.id, "piece", pc.index,
+					"got", pc.got-pc.startGot, "after", now.Sub(pc.started), "deadline", pc.deadline.Sub(now))
 				s.abortP2PLocked(pc, false)
 			} else {
 				return

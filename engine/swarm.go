@@ -289,11 +289,12 @@ func (s *Swarm) announceDueLocked(now time.Time) {
 	}
 }
 
-// announce sends an announce with n offers. Offers at hand in the pool go
-// at once; when the pool cannot cover n, the ones still to be made follow
-// in an announce of their own, so a made offer never waits for another.
+// announce sends an announce with n offers. The pool's offers, at hand or
+// being made, go first; when the pool cannot cover n, the ones still to be
+// made follow in an announce of their own, so a made offer never waits for
+// one not yet begun.
 func (s *Swarm) announce(ctx context.Context, t *tracker, event string, n int) {
-	offers := s.pooledOffers(n)
+	offers := s.pooledOffers(ctx, n)
 	if len(offers) > 0 && len(offers) < n {
 		if !s.sendAnnounce(ctx, t, event, offers) {
 			return
@@ -322,6 +323,7 @@ func (s *Swarm) sendAnnounce(ctx context.Context, t *tracker, event string, offe
 	}
 	err := c.Announce(ctx, a)
 	if err == nil {
+		s.e.log.Debug("announced", "swarm", s.id.ChannelID, "event", event, "offers", len(offers))
 		return true
 	}
 	s.dropOffers(offers)
@@ -351,15 +353,11 @@ func (s *Swarm) dropOffers(offers []trackermsg.Offer) {
 	}
 }
 
-// pooledOffers takes up to n offers from the engine's pool and records them
-// as pending.
-func (s *Swarm) pooledOffers(n int) []trackermsg.Offer {
+// pooledOffers takes up to n offers from the engine's pool, waiting for
+// those it is making, and records them as pending.
+func (s *Swarm) pooledOffers(ctx context.Context, n int) []trackermsg.Offer {
 	var out []trackermsg.Offer
-	for range n {
-		o := s.e.pool.take()
-		if o == nil {
-			break
-		}
+	for _, o := range s.e.pool.take(ctx, n) {
 		if m, ok := s.pendingOffer(o); ok {
 			out = append(out, m)
 		}
