@@ -13,14 +13,14 @@ import (
 // from its tracker that other peers are there sends its offers at once
 // (Swarm.onResponse), and the connections that let a late joiner take its
 // first pieces from peers start that much sooner. The pool holds up to
-// Config.MaxOffers offers while P2P runs, and refills as swarms take them.
+// poolSize offers (within Config.MaxOffers) while P2P runs, and refills as
+// swarms take them.
 //
-// It makes at most poolMakers offers at a time: offers made together
-// share the page's one thread, so the first of five made at once comes
-// later than the first of two (in Chromium on two busy cores, about 550 ms
-// against 300). A swarm that needs offers while the pool is still making
-// them waits for those (take) rather than starting more, which would slow
-// them all down.
+// Offers made together share the page's one thread, and with the start of
+// playback: the first of five made at once comes later than the first of
+// two (in Chromium on two busy cores, about 550 ms against 300), and five
+// slow a lone viewer's start-up. A swarm that needs offers while the pool
+// is still making them waits for those (take) rather than start more.
 type offerPool struct {
 	e *Engine
 
@@ -31,8 +31,9 @@ type offerPool struct {
 	changed chan struct{} // closed and replaced when ready or making changes
 }
 
-// poolMakers bounds the offers the pool makes at once.
-const poolMakers = 2
+// poolSize is how many offers the pool holds: a late joiner most often
+// finds one or two peers counted; more are made when needed.
+const poolSize = 2
 
 // take returns up to n offers from the pool: the ready ones and, when they
 // are fewer than n, those being made at the call, as they come (until ctx
@@ -101,7 +102,7 @@ func (op *offerPool) stop() {
 	}
 }
 
-// fill starts making the offers the pool lacks, poolMakers at a time.
+// fill starts making the offers the pool lacks.
 func (op *offerPool) fill() {
 	conn := op.e.cfg.Connector
 	op.mu.Lock()
@@ -109,7 +110,7 @@ func (op *offerPool) fill() {
 	if !op.on || conn == nil {
 		return
 	}
-	for ; len(op.ready)+op.making < op.e.cfg.MaxOffers && op.making < poolMakers; op.making++ {
+	for ; len(op.ready)+op.making < min(op.e.cfg.MaxOffers, poolSize); op.making++ {
 		op.e.wg.Add(1)
 		go func() {
 			defer op.e.wg.Done()
@@ -129,9 +130,6 @@ func (op *offerPool) fill() {
 				op.e.exception(CodeSignal, fmt.Errorf("create offer: %w", err))
 			case err == nil && !keep:
 				o.Close()
-			}
-			if err == nil {
-				op.fill()
 			}
 		}()
 	}
