@@ -289,18 +289,12 @@ func (s *Swarm) announceDueLocked(now time.Time) {
 	}
 }
 
-// announce sends an announce with n offers. The pool's offers, at hand or
-// being made, go first; when the pool cannot cover n, the ones still to be
-// made follow in an announce of their own, so a made offer never waits for
-// one not yet begun.
+// announce sends an announce with n offers: the pool's, at hand or being
+// made, and fresh ones for the rest. They go in one announce: a tracker
+// relays the offers of one announce to as many different peers, while
+// those of two announces may reach one peer twice and another never.
 func (s *Swarm) announce(ctx context.Context, t *tracker, event string, n int) {
 	offers := s.pooledOffers(ctx, n)
-	if len(offers) > 0 && len(offers) < n {
-		if !s.sendAnnounce(ctx, t, event, offers) {
-			return
-		}
-		event, n, offers = "", n-len(offers), nil
-	}
 	s.sendAnnounce(ctx, t, event, append(offers, s.makeOffers(ctx, n-len(offers))...))
 }
 
