@@ -7,6 +7,14 @@
  * pages send. Other requests are left to the browser. Should the wasm fail to
  * load, proxied URLs are fetched from their origin in plain JS.
  *
+ * A proxied URL is answered only for a media request (a media element's, or
+ * fetch/XHR's) of an origin that a page of the site registered (the URLs given
+ * to getProxiedUrl, the origins its manifests name, its allowedHosts); any
+ * other request of a proxied URL gets a 403 and never the foreign body, which
+ * the browser would otherwise run as this site's own (docs/browser-runtime.md,
+ * "What the service worker serves"). The registered origins are kept in Cache
+ * Storage, so that a worker the browser stopped knows them when it starts.
+ *
  * Options, set on self before importScripts:
  *   P2P_MEDIA_BASE      where wasm_exec.js and p2p-sw.wasm are (default: the
  *                       directory of this script)
@@ -17,6 +25,103 @@
 
   const MARK = '/__p2pmedia__/';
   const proxy = self.MediaProxy = {version: '__VERSION__', wasmVersion: ''};
+
+  // The destinations of media requests: media elements and text tracks, and
+  // the empty destination of fetch() and XHR, which MSE players use.
+  const MEDIA_DESTINATIONS = new Set(['', 'video', 'audio', 'track']);
+  // MAX_HOSTS bounds the registered origins; the least recently registered
+  // go first.
+  const MAX_HOSTS = 256;
+  const HOSTS_CACHE = 'p2pmedia-sw';
+  const HOSTS_KEY = new URL('__p2pmedia__/registered-origins', self.registration ? self.registration.scope : self.location.href).href;
+
+  // hosts holds the registered origins, least recently registered first.
+  const hosts = new Set();
+  const hostsLoaded = (async () => {
+    try {
+      const r = await (await caches.open(HOSTS_CACHE)).match(HOSTS_KEY);
+      const list = r ? await r.json() : [];
+      if (Array.isArray(list)) for (const o of list) if (typeof o === 'string' && hosts.size < MAX_HOSTS) hosts.add(o);
+    } catch (e) { /* no Cache Storage: pages register again */ }
+  })();
+
+  // originsOf returns the origins an entry names: an http(s) URL or origin
+  // gives its own; a bare host[:port] gives its http and https origins.
+  function originsOf(entry) {
+    if (typeof entry !== 'string' || entry.length > 2048) return [];
+    try {
+      if (!/^https?:\/\//i.test(entry)) return [new URL('http://' + entry).origin, new URL('https://' + entry).origin];
+      const u = new URL(entry);
+      return u.host ? [u.origin] : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  // addHosts registers the origins list names and stores the set.
+  async function addHosts(list) {
+    if (!Array.isArray(list)) return;
+    await hostsLoaded;
+    let changed = false;
+    for (const o of list.slice(0, MAX_HOSTS).flatMap(originsOf)) {
+      changed = changed || !hosts.has(o);
+      hosts.delete(o);
+      hosts.add(o);
+    }
+    for (const o of hosts) {
+      if (hosts.size <= MAX_HOSTS) break;
+      hosts.delete(o);
+    }
+    if (!changed) return;
+    try {
+      await (await caches.open(HOSTS_CACHE)).put(HOSTS_KEY, new Response(JSON.stringify([...hosts]), {headers: {'content-type': 'application/json'}}));
+    } catch (e) { /* kept for this run of the worker */ }
+  }
+
+  // registered reports whether url's origin is registered.
+  function registered(url) {
+    try {
+      return hosts.has(new URL(url).origin);
+    } catch (e) {
+      return false;
+    }
+  }
+  // The Go program checks the origin it decoded itself, and registers the
+  // origins named by the manifests it serves.
+  self.__p2pmediaHosts = {registered, add: list => { addHosts(list); }};
+
+  // refusal says why req, a request of a proxied URL standing for url, is
+  // not served; '' when it is.
+  function refusal(req, url) {
+    if (req.mode === 'navigate') return 'a navigation';
+    if (!MEDIA_DESTINATIONS.has(req.destination)) return `a request for a ${req.destination}`;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return `a ${req.method} request`;
+    if (!registered(url)) return 'media of an origin that no page of this site registered';
+    return '';
+  }
+
+  // refuse is the answer to a request of a proxied URL that is not served.
+  function refuse(why) {
+    return new Response(`p2pmedia: this service worker does not serve ${why} through a proxied URL\n`, {
+      status: 403,
+      headers: {'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store'},
+    });
+  }
+
+  // nosniff returns resp with X-Content-Type-Options: nosniff. Left as they
+  // are: data: responses (a native HLS player needs their URL), redirects,
+  // opaque responses, and a partial response whose Content-Range the
+  // origin does not expose (a copy would lose it).
+  function nosniff(resp) {
+    const h = resp.headers;
+    if (h.get('x-content-type-options') === 'nosniff' || resp.type === 'opaque' || resp.type === 'opaqueredirect' ||
+        resp.url.startsWith('data:') || (resp.status >= 300 && resp.status < 400) || (resp.status === 206 && !h.has('content-range'))) {
+      return resp;
+    }
+    const headers = new Headers(h);
+    headers.set('x-content-type-options', 'nosniff');
+    return new Response(resp.body, {status: resp.status, statusText: resp.statusText, headers});
+  }
 
   // baseUrl is the directory of this script: the first URL of a stack trace
   // taken while it runs, else the service worker's own directory.
@@ -92,7 +197,14 @@
   };
   self.addEventListener('message', e => {
     const d = e.data;
-    if (!d || d.type !== 'p2pmedia-port' || !e.ports[0] || !e.source) return;
+    if (!d || !e.source) return;
+    if (d.type === 'p2pmedia-hosts') {
+      // A page registers the origins it proxies before it hands out their
+      // proxied URLs.
+      e.waitUntil(addHosts(d.hosts).then(() => e.source.postMessage({type: 'p2pmedia-hosts-ack', id: d.id})).catch(() => {}));
+      return;
+    }
+    if (d.type !== 'p2pmedia-port' || !e.ports[0]) return;
     ported.add(e.source.id);
     const ack = ok => e.source.postMessage({type: 'p2pmedia-port-ack', id: d.id, ok});
     e.waitUntil(ready.then(sw => {
@@ -105,8 +217,12 @@
     const req = e.request;
     const url = originalUrl(req.url);
     if (!url) return;
-    const client = e.clientId || e.resultingClientId;
-    askPort(client);
-    e.respondWith(ready.then(sw => sw.handleFetch(req, client)).catch(() => viaOrigin(req, url)));
+    e.respondWith(hostsLoaded.then(() => {
+      const why = refusal(req, url);
+      if (why) return refuse(why);
+      const client = e.clientId;
+      askPort(client);
+      return ready.then(sw => sw.handleFetch(req, client)).catch(() => viaOrigin(req, url)).then(nosniff);
+    }));
   });
 })();

@@ -137,3 +137,19 @@ func str(v js.Value) string {
 	}
 	return v.String()
 }
+
+// strList returns the strings of the JavaScript array v, at most max of
+// them; anything else gives none.
+func strList(v js.Value, max int) []string {
+	if !js.Global().Get("Array").Call("isArray", v).Bool() {
+		return nil
+	}
+	n := min(v.Length(), max)
+	out := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		if s := str(v.Index(i)); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

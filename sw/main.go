@@ -215,6 +215,9 @@ func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 	if !ok {
 		return await(js.Global().Call("fetch", req))
 	}
+	if !registered(orig) {
+		return refused(), nil
+	}
 	if method := req.Get("method").String(); method != "GET" {
 		return passThrough(req, orig, method)
 	}
@@ -307,6 +310,7 @@ func (s *server) serveManifest(req js.Value, orig, clientID string) (js.Value, e
 	if err != nil {
 		return manifestFromOrigin(orig)
 	}
+	addHosts(m.hosts)
 	if m.redirect != "" {
 		if native && s.native.has(reqURL) {
 			s.native.add(m.redirect)
@@ -389,4 +393,39 @@ func passThrough(req js.Value, url, method string) (js.Value, error) {
 		init.Set("body", body)
 	}
 	return await(js.Global().Call("fetch", url, init))
+}
+
+// registered reports whether the loader (js/p2p-sw.js) holds the origin of
+// url as registered by a page. The loader refused the request otherwise;
+// asking again with the URL this program decoded keeps a URL that the two
+// decoders would read differently from reaching a foreign origin.
+func registered(url string) bool {
+	h := js.Global().Get("__p2pmediaHosts")
+	return h.Type() == js.TypeObject && h.Call("registered", url).Truthy()
+}
+
+// addHosts registers the origins a page's rewritten manifest names, before
+// the player sees the manifest and asks for them.
+func addHosts(origins []string) {
+	h := js.Global().Get("__p2pmediaHosts")
+	if len(origins) == 0 || h.Type() != js.TypeObject {
+		return
+	}
+	list := make([]any, len(origins))
+	for i, o := range origins {
+		list[i] = o
+	}
+	h.Call("add", list)
+}
+
+// refused is the answer to a proxied URL of an origin no page registered.
+func refused() js.Value {
+	h := js.Global().Get("Headers").New()
+	h.Call("set", "Content-Type", "text/plain; charset=utf-8")
+	h.Call("set", "X-Content-Type-Options", "nosniff")
+	h.Call("set", "Cache-Control", "no-store")
+	init := object()
+	init.Set("status", 403)
+	init.Set("headers", h)
+	return js.Global().Get("Response").New("p2pmedia: this service worker does not serve media of an origin that no page of this site registered\n", init)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 )
 
 // originText is what the test origin serves for every manifest path.
@@ -32,6 +33,60 @@ var fileBytes = func() []byte {
 	}
 	return b
 }()
+
+// hostSet stands in for the loader's registry of origins
+// (self.__p2pmediaHosts in js/p2p-sw.js), which these tests do not load.
+type hostSet struct {
+	mu    sync.Mutex
+	hosts map[string]bool
+}
+
+func (h *hostSet) add(origins ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, o := range origins {
+		h.hosts[o] = true
+	}
+}
+
+func (h *hostSet) has(origin string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hosts[origin]
+}
+
+// testHosts installs an empty registry of origins for the test, or returns
+// the one installed.
+func testHosts(t *testing.T) *hostSet {
+	t.Helper()
+	if h, ok := installedHosts[t]; ok {
+		return h
+	}
+	h := &hostSet{hosts: make(map[string]bool)}
+	registered := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		o := mediaurl.Origin(args[0].String())
+		return o != "" && h.has(o)
+	})
+	add := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		for i := range args[0].Length() {
+			h.add(args[0].Index(i).String())
+		}
+		return nil
+	})
+	js.Global().Set("__p2pmediaHosts", map[string]any{"registered": registered, "add": add})
+	installedHosts[t] = h
+	t.Cleanup(func() {
+		js.Global().Delete("__p2pmediaHosts")
+		delete(installedHosts, t)
+		registered.Release()
+		add.Release()
+	})
+	return h
+}
+
+// installedHosts is testHosts' registry per test; tests of this package do
+// not run in parallel.
+var installedHosts = map[*testing.T]*hostSet{}
 
 // nodeOrigin serves originText for paths containing ".m3u8" or ".mpd" and
 // fileBytes for others, and returns its base URL.
@@ -92,7 +147,9 @@ func nodeOriginLog(t *testing.T) (string, func(path string) []string) {
 		srv.Call("close")
 		handler.Release()
 	})
-	return "http://127.0.0.1:" + strconv.Itoa(port.Int()), func(path string) []string {
+	base := "http://127.0.0.1:" + strconv.Itoa(port.Int())
+	testHosts(t).add(base)
+	return base, func(path string) []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(ranges[path])
@@ -642,5 +699,44 @@ func TestPortClose(t *testing.T) {
 	if r.status != 206 || !bytes.Equal(r.body, fileBytes) || leases != 0 || len(fp.requests("open")) != 0 || len(fp.requests("claim")) != 0 {
 		t.Errorf("after close: status %d, %d bytes, %d leases, %d opens, %d claims; want the whole file from the origin, no lease, nothing asked of the page",
 			r.status, len(r.body), leases, len(fp.requests("open")), len(fp.requests("claim")))
+	}
+}
+
+// TestOnlyRegisteredOrigins: a proxied URL of an origin no page registered
+// gets the worker's 403, and the origin never sees the request; the origins
+// a rewritten manifest names are registered as the manifest is served.
+func TestOnlyRegisteredOrigins(t *testing.T) {
+	origin, log := nodeOriginLog(t)
+	host := strings.TrimPrefix(origin, "http://")
+	base := origin + "/app/__p2pmedia__/"
+	const other = "http://127.0.0.2:9"
+	fp := &fakePage{manifest: func(url, proxyBase string) map[string]any {
+		return map[string]any{"ok": true, "text": "#EXTM3U\n", "contentType": "application/vnd.apple.mpegurl", "hosts": []any{other}}
+	}}
+	s := fp.serve(t)
+
+	hosts := testHosts(t)
+	hosts.mu.Lock()
+	delete(hosts.hosts, origin)
+	hosts.mu.Unlock()
+	for _, path := range []string{"/v.mp4", "/live/index.m3u8"} {
+		r := fetchVia(t, s, "GET", base+"http/"+host+path, "c1")
+		if r.status != 403 || !strings.HasPrefix(r.contentType, "text/plain") || !strings.Contains(string(r.body), "registered") {
+			t.Errorf("%s of an unregistered origin: %d %q %q; want the worker's 403", path, r.status, r.contentType, r.body)
+		}
+		if got := log(path); len(got) != 0 {
+			t.Errorf("%s: the unregistered origin got %d requests; want none", path, len(got))
+		}
+	}
+	if len(fp.msgs) != 0 {
+		t.Errorf("the page was asked %v for an unregistered origin", fp.msgs)
+	}
+
+	hosts.add(origin)
+	if r := fetchVia(t, s, "GET", base+"http/"+host+"/live/index.m3u8", "c1"); r.status != 200 {
+		t.Fatalf("manifest of a registered origin: %d %q", r.status, r.body)
+	}
+	if !hosts.has(other) {
+		t.Errorf("the origin %s the manifest names was not registered", other)
 	}
 }

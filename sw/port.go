@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 )
 
 // Piece lengths the SW accepts from the page, as engine/identity defines
@@ -409,6 +410,9 @@ type manifestReply struct {
 	text        string
 	contentType string
 	redirect    string // a proxied URL to redirect the player to
+	// hosts are the origins the rewritten manifest (or the redirect)
+	// names, to be registered before the player asks for them.
+	hosts []string
 }
 
 // manifest asks the page for the manifest at url rewritten under base (the
@@ -422,7 +426,7 @@ func (p *port) manifest(url, base string, timeout time.Duration) (manifestReply,
 		if !r.Get("ok").Truthy() {
 			return manifestReply{}, replyError(r)
 		}
-		m := manifestReply{text: str(r.Get("text")), contentType: str(r.Get("contentType")), redirect: str(r.Get("redirect"))}
+		m := manifestReply{text: str(r.Get("text")), contentType: str(r.Get("contentType")), redirect: str(r.Get("redirect")), hosts: strList(r.Get("hosts"), mediaurl.MaxManifestOrigins)}
 		if m.redirect == "" && (r.Get("text").Type() != js.TypeString || m.contentType == "") {
 			return manifestReply{}, errReply
 		}

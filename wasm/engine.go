@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/engine/rtc"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/wasm/cachestore"
@@ -309,7 +310,8 @@ func (w *wasmEngine) customChannel(url string) (id string, custom bool, err erro
 var errLiveFile = errors.New("p2pmedia: live byte-range segments are not shared")
 
 // mediaResource returns the swarm and resource name of a media URL from
-// what the segment map knows of it (docs/browser-runtime.md, "Manifests"):
+// what the segment map knows of it (docs/browser-runtime.md, "Manifests"),
+// and the name of the segment before it in that swarm ("" for none):
 //
 //   - a segment joins the swarm of its rendition (the segment's channel,
 //     or with a custom channel id, that id + "|" + the rendition key),
@@ -318,32 +320,48 @@ var errLiveFile = errors.New("p2pmedia: live byte-range segments are not shared"
 //     swarm (as a progressive file), or with a custom channel id in the
 //     rendition's swarm, named "file:" and the file's name;
 //   - any other URL is a progressive file.
-func (w *wasmEngine) mediaResource(url string, ref mediaRef) (*engine.Swarm, string, error) {
+//
+// In a swarm of the default channel, which drops the query, names carry
+// their URL (identity.URLName): resources whose URLs differ are never
+// mixed. A custom channel id is the site's own naming of its media, which
+// lets viewers of signed or tokenised URLs share.
+func (w *wasmEngine) mediaResource(url string, ref mediaRef) (s *engine.Swarm, name, prev string, err error) {
 	if ref.live && (ref.kind == kindFile || ref.whole) {
-		return nil, "", errLiveFile
+		return nil, "", "", errLiveFile
 	}
 	if ref.kind == kindUnknown || (ref.kind == kindSegment && ref.seg.Channel == "") {
-		s, err := w.swarm(url)
-		return s, "", err
+		id, custom, err := w.customChannel(url)
+		switch {
+		case err != nil:
+			return nil, "", "", err
+		case custom:
+			s, err := w.e.Join(id, true)
+			return s, "", "", err
+		}
+		s, err := w.e.JoinURL(url)
+		return s, identity.URLName("", url), "", err
 	}
 	id, custom, err := w.customChannel(ref.root)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if ref.kind == kindFile {
 		if !custom {
 			s, err := w.e.JoinURL(url)
-			return s, "", err
+			return s, identity.URLName("", url), "", err
 		}
 		s, err := w.e.Join(id+"|"+ref.rendition, true)
-		return s, "file:" + fileName(url), err
+		return s, "file:" + fileName(url), "", err
 	}
 	if !custom {
+		if ref.prev != "" {
+			prev = identity.URLName(ref.prev, ref.prevURL)
+		}
 		s, err := w.e.Join(ref.seg.Channel, false)
-		return s, ref.seg.Name, err
+		return s, ref.seg.ResourceName(), prev, err
 	}
-	s, err := w.e.Join(id+"|"+ref.rendition, true)
-	return s, ref.seg.Name, err
+	s, err = w.e.Join(id+"|"+ref.rendition, true)
+	return s, ref.seg.Name, ref.prev, err
 }
 
 // fileName returns the last element of a URL's path.
@@ -402,7 +420,7 @@ func (w *wasmEngine) open(c *openCall, url string) {
 	ctx, cancel := context.WithTimeout(w.ctx, openTimeout)
 	defer cancel()
 	c.ref = w.segs.lookup(url)
-	s, name, err := w.mediaResource(url, c.ref)
+	s, name, prev, err := w.mediaResource(url, c.ref)
 	if err == nil {
 		if c.ref.live && c.ref.kind == kindSegment && !c.ref.seg.Init {
 			// Learned from the peer elected to fetch it, or fetched by us
@@ -410,8 +428,8 @@ func (w *wasmEngine) open(c *openCall, url string) {
 			c.r, err = s.LiveResource(ctx, name, url, liveInfoWait(c.ref.target))
 		} else {
 			c.r, err = s.Resource(ctx, name, url)
-			if err == nil && c.ref.kind == kindSegment && !c.ref.live && c.ref.prev != "" {
-				c.r.FollowEdge(c.ref.prev)
+			if err == nil && c.ref.kind == kindSegment && !c.ref.live && prev != "" {
+				c.r.FollowEdge(prev)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -38,6 +39,19 @@ type manifestReply struct {
 	text        string
 	contentType string
 	redirect    string // the proxied URL the origin redirected to, if it did
+	// hosts are the origins of the URLs the player gets proxied: the
+	// service worker serves only registered origins.
+	hosts []string
+}
+
+// origins collects the distinct origins of proxied URLs, at most
+// mediaurl.MaxManifestOrigins of them.
+type origins []string
+
+func (o *origins) add(abs string) {
+	if or := mediaurl.Origin(abs); or != "" && len(*o) < mediaurl.MaxManifestOrigins && !slices.Contains(*o, or) {
+		*o = append(*o, or)
+	}
 }
 
 // validProxyBase reports whether base is a proxy base a service worker
@@ -66,7 +80,7 @@ func (w *wasmEngine) loadManifest(ctx context.Context, url, proxyBase string) (m
 		// Relative URIs resolve against the URL the player asked for: let it
 		// ask for the proxied form of the one the origin redirected to.
 		if p := mediaurl.Proxied(proxyBase, final); p != final {
-			return manifestReply{redirect: p}, nil
+			return manifestReply{redirect: p, hosts: []string{mediaurl.Origin(final)}}, nil
 		}
 		return manifestReply{}, w.exception(codeManifest, fmt.Errorf("p2pmedia: manifest %s redirected to %s, which cannot be proxied", url, final))
 	}
@@ -74,7 +88,14 @@ func (w *wasmEngine) loadManifest(ctx context.Context, url, proxyBase string) (m
 	if err != nil {
 		return manifestReply{}, w.exception(codeManifest, fmt.Errorf("p2pmedia: manifest %s: %w", url, err))
 	}
-	out, err := manifest.Rewrite(text, url, func(abs string) string { return mediaurl.Proxied(proxyBase, abs) })
+	var hosts origins
+	out, err := manifest.Rewrite(text, url, func(abs string) string {
+		p := mediaurl.Proxied(proxyBase, abs)
+		if p != abs {
+			hosts.add(abs)
+		}
+		return p
+	})
 	if err != nil {
 		return manifestReply{}, w.exception(codeManifest, fmt.Errorf("p2pmedia: manifest %s: %w", url, err))
 	}
@@ -86,7 +107,7 @@ func (w *wasmEngine) loadManifest(ctx context.Context, url, proxyBase string) (m
 	if m.Kind == manifest.DASH {
 		ct = mediaurl.TypeDASH
 	}
-	return manifestReply{text: string(out), contentType: ct}, nil
+	return manifestReply{text: string(out), contentType: ct, hosts: hosts}, nil
 }
 
 // maxEarlyJoins bounds the swarms one manifest makes the engine join.
@@ -104,7 +125,7 @@ func (w *wasmEngine) joinRenditions(m *manifest.Manifest) {
 			return
 		}
 		joined[channel] = true
-		if _, _, err := w.mediaResource(url, ref); err != nil && !errors.Is(err, errLiveFile) {
+		if _, _, _, err := w.mediaResource(url, ref); err != nil && !errors.Is(err, errLiveFile) {
 			w.log.Debug("joining a rendition's swarm", "manifest", m.URL, "err", err)
 		}
 	}

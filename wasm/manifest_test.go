@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
 )
@@ -236,11 +237,11 @@ func TestManifestOp(t *testing.T) {
 	if !r.Get("ok").Bool() || r.Get("size").Int() != len(want) || r.Get("pieceLength").Int() != 16384 || r.Get("readAhead").Int() != segmentReadAhead {
 		t.Fatalf("open %s: %s", seg, stringify(r))
 	}
-	if res := w.lookup(seg); res == nil || res.Name() != "11" {
-		t.Fatalf("segment resource %v, want one named 11", res)
+	if res := w.lookup(seg); res == nil || res.Name() != identity.URLName("11", seg) {
+		t.Fatalf("segment resource %v, want one named 11 with its URL", res)
 	}
 	ref := w.segs.lookup(seg)
-	if s, name, err := w.mediaResource(seg, ref); err != nil || name != "11" || s.ID().ChannelID != origin+"/v/v360/index.m3u8" {
+	if s, name, _, err := w.mediaResource(seg, ref); err != nil || name != identity.URLName("11", seg) || s.ID().ChannelID != origin+"/v/v360/index.m3u8" {
 		t.Fatalf("segment swarm %+v name %q err %v", s.ID(), name, err)
 	}
 	var got []byte
@@ -263,7 +264,7 @@ func TestManifestOp(t *testing.T) {
 		t.Fatalf("MPD: %s", stringify(r))
 	}
 	chunk := o.base + "/d/chunk-v2-3.m4s"
-	if s, name, err := w.mediaResource(chunk, w.segs.lookup(chunk)); err != nil || name != "3" || s.ID().ChannelID != origin+"/d/stream.mpd#v2" {
+	if s, name, _, err := w.mediaResource(chunk, w.segs.lookup(chunk)); err != nil || name != identity.URLName("3", chunk) || s.ID().ChannelID != origin+"/d/stream.mpd#v2" {
 		t.Fatalf("DASH segment swarm %+v name %q err %v", s.ID(), name, err)
 	}
 
@@ -326,7 +327,7 @@ func TestLiveOpensAhead(t *testing.T) {
 		t.Errorf("a segment behind the live edge was fetched: %q", got)
 	}
 	res := w.lookup(o.base + "/live/seg-105.ts")
-	if res == nil || res.Name() != "105" {
+	if res == nil || res.Name() != identity.URLName("105", o.base+"/live/seg-105.ts") {
 		t.Fatalf("live segment resource %v", res)
 	}
 	// The player's request is served from what was fetched ahead, once
@@ -397,7 +398,7 @@ func TestCustomChannelPerRendition(t *testing.T) {
 				{o.base + "/v/audio/seg10.ts", "movie-42|audio:aud:en", "10"},
 				{o.base + "/d/chunk-v1-2.m4s", "movie-42|v1", "2"},
 			} {
-				s, name, err := w.mediaResource(c.url, w.segs.lookup(c.url))
+				s, name, _, err := w.mediaResource(c.url, w.segs.lookup(c.url))
 				if err != nil || s.ID().Token != "tok" || s.ID().ChannelID != c.channel || name != c.name {
 					t.Errorf("%s: swarm %+v name %q err %v; want channel %q name %q", c.url, s.ID(), name, err, c.channel, c.name)
 				}

@@ -359,10 +359,10 @@ func (ps *portServer) manifest(rq *request, url, proxyBase string) {
 		return
 	}
 	if mr.redirect != "" {
-		ps.reply(rq, map[string]any{"ok": true, "redirect": mr.redirect}, js.Undefined())
+		ps.reply(rq, map[string]any{"ok": true, "redirect": mr.redirect, "hosts": anys(mr.hosts)}, js.Undefined())
 		return
 	}
-	ps.reply(rq, map[string]any{"ok": true, "text": mr.text, "contentType": mr.contentType}, js.Undefined())
+	ps.reply(rq, map[string]any{"ok": true, "text": mr.text, "contentType": mr.contentType, "hosts": anys(mr.hosts)}, js.Undefined())
 }
 
 // finish answers a failed request, unless the service worker cancelled it.
@@ -399,4 +399,13 @@ func (ps *portServer) post(msg map[string]any, buf js.Value) {
 	if err != nil {
 		ps.w.log.Warn("posting a reply to the service worker", "err", err)
 	}
+}
+
+// anys converts a string slice for js.ValueOf.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -66,6 +66,8 @@ type mediaRef struct {
 	// swarm ("" for none): a VOD segment that the viewers reach together
 	// follows it at the swarm's edge (engine.Resource.FollowEdge).
 	prev string
+	// prevURL is the URL of that segment.
+	prevURL string
 	// whole is true for a DASH Representation that is one file
 	// (SegmentBase): its playback time grows with the byte offset.
 	whole bool
@@ -300,18 +302,19 @@ func (sm *segmentMap) played(channel string, now time.Time) {
 	sm.active[channel] = now
 }
 
-// previous returns the name of the media segment before segs[k] in the
-// same channel, "" when there is none (or segs[k] is an init segment).
-func previous(segs []manifest.Segment, k int) string {
+// previous returns the name and URL of the media segment before segs[k]
+// in the same channel, "" when there is none (or segs[k] is an init
+// segment).
+func previous(segs []manifest.Segment, k int) (name, url string) {
 	if segs[k].Init {
-		return ""
+		return "", ""
 	}
 	for i := k - 1; i >= 0; i-- {
 		if s := segs[i]; s.Channel == segs[k].Channel && !s.Init {
-			return s.Name
+			return s.Name, s.URL
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // lookup returns what the kept manifests say of a media URL, the most
@@ -327,7 +330,7 @@ func (sm *segmentMap) lookup(mediaURL string) mediaRef {
 			ref := mediaRef{live: v.m.Live, target: v.m.TargetDuration, root: v.root}
 			if k, ok := v.whole[n]; ok {
 				ref.kind, ref.seg = kindSegment, v.m.Segments[k]
-				ref.prev = previous(v.m.Segments, k)
+				ref.prev, ref.prevURL = previous(v.m.Segments, k)
 				ref.rendition = v.rendition[ref.seg.Channel]
 				ref.whole = v.m.Kind == manifest.DASH && !ref.seg.Init && strings.HasSuffix(ref.seg.Name, "file")
 				return ref

@@ -10,6 +10,7 @@ package identity
 
 import (
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -148,6 +149,25 @@ type Resource struct {
 	Name string
 	// Info holds its size and validators.
 	Info ResourceInfo
+}
+
+// URLName returns the name, inside a swarm whose channel comes from URLs
+// (ChannelID, which drops the scheme and the query), of the resource at
+// mediaURL: base (a segment's name; "" for a file) + "@" + 16 hex digits of
+// the SHA-256 of the URL without its scheme and fragment, query included.
+// Two URLs of one channel that differ anywhere but in the scheme name two
+// resources, so that streams whose URLs differ only in the query are never
+// mixed, while http and https viewers of one URL still share.
+func URLName(base, mediaURL string) string {
+	u := mediaURL
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		u = u[:i]
+	}
+	if _, rest, ok := strings.Cut(u, "://"); ok {
+		u = rest
+	}
+	sum := sha256.Sum256([]byte(u))
+	return base + "@" + hex.EncodeToString(sum[:8])
 }
 
 // ValidateName checks a resource name against the protocol's limits.

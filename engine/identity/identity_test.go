@@ -3,6 +3,7 @@ package identity
 import (
 	"crypto/sha1"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -203,5 +204,31 @@ func TestPieceKeyString(t *testing.T) {
 	}
 	if want := sw.InfoHash.String() + "/seg%2F1%202/0000000000000007/3"; a != want {
 		t.Errorf("key %q, want %q", a, want)
+	}
+}
+
+func TestURLName(t *testing.T) {
+	a := URLName("12", "https://cdn.example.com/live/seg12.ts?ch=A")
+	for _, tc := range []struct {
+		name, other string
+		same        bool
+	}{
+		{"other query", URLName("12", "https://cdn.example.com/live/seg12.ts?ch=B"), false},
+		{"no query", URLName("12", "https://cdn.example.com/live/seg12.ts"), false},
+		{"other path", URLName("12", "https://cdn.example.com/live2/seg12.ts?ch=A"), false},
+		{"other host", URLName("12", "https://cdn2.example.com/live/seg12.ts?ch=A"), false},
+		{"other base", URLName("13", "https://cdn.example.com/live/seg12.ts?ch=A"), false},
+		{"http", URLName("12", "http://cdn.example.com/live/seg12.ts?ch=A"), true},
+		{"fragment", URLName("12", "https://cdn.example.com/live/seg12.ts?ch=A#t=1"), true},
+	} {
+		if (tc.other == a) != tc.same {
+			t.Errorf("%s: %q vs %q, same=%v want %v", tc.name, tc.other, a, tc.other == a, tc.same)
+		}
+	}
+	if !strings.HasPrefix(a, "12@") || len(a) != len("12@")+16 {
+		t.Errorf("URLName = %q, want 12@ and 16 hex digits", a)
+	}
+	if err := ValidateName(URLName(strings.Repeat("x", MaxNameLen-17), "https://a/b")); err != nil {
+		t.Errorf("a name of MaxNameLen-17 bytes with its tag: %v", err)
 	}
 }

@@ -152,6 +152,11 @@ type Segment struct {
 	Init bool
 }
 
+// ResourceName is the segment's name in its swarm: Name tagged with its URL
+// (identity.URLName), since Channel drops the query, so that two streams
+// whose playlist URLs differ only in the query never mix their segments.
+func (s Segment) ResourceName() string { return identity.URLName(s.Name, s.URL) }
+
 // Parse reads an HLS playlist (text starting with #EXTM3U) or a DASH MPD
 // (XML whose root element is MPD) fetched from manifestURL, an absolute
 // http(s) URL. A dynamic MPD's window is computed at time.Now().

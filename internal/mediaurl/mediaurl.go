@@ -123,3 +123,25 @@ func ProxyBase(u string) (string, bool) {
 	}
 	return u[:i+len("://")+j+m+len(Marker)], true
 }
+
+// MaxManifestOrigins bounds the origins one rewritten manifest registers
+// with the service worker (docs/browser-runtime.md, "What the service
+// worker serves").
+const MaxManifestOrigins = 64
+
+// Origin returns the origin (scheme://host[:port]) of the absolute http(s)
+// URL abs, or "" when abs is not one.
+func Origin(abs string) string {
+	scheme, rest, ok := strings.Cut(abs, "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return ""
+	}
+	host := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host = rest[:i]
+	}
+	if host == "" {
+		return ""
+	}
+	return scheme + "://" + host
+}

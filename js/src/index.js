@@ -10,7 +10,7 @@ import { LOG_LEVELS, normalizeOptions, toWasmConfig, isMobileDevice } from './op
 import { proxyBase, proxiedUrl, isProxied, assetBase } from './url.js';
 import { isSupported, isWebRTCSupported, isServiceWorkerSupported } from './support.js';
 import { loadWasm } from './loader.js';
-import { register, waitForControl, ourController, withTimeout, portAck } from './serviceworker.js';
+import { register, waitForControl, ourController, withTimeout, portAck, hostsAck } from './serviceworker.js';
 
 /**
  * @typedef {import('./options.js').Options} Options
@@ -76,6 +76,8 @@ export class P2PEngineMedia {
     this._onWorkerMessage = null;
     this._swUrl = '';
     this._proxyBase = '';
+    /** @type {Map<string, Promise<boolean>>} origins sent to the service worker, and whether it registered them */
+    this._registered = new Map();
 
     if (unknown.length > 0 && options.logLevel !== 'none') {
       console.warn(`P2PEngineMedia: unknown option${unknown.length > 1 ? 's' : ''} ignored: ${unknown.join(', ')}`);
@@ -105,8 +107,14 @@ export class P2PEngineMedia {
       if (!ourController(this._swUrl)) return original;
       const proxied = proxiedUrl(original, this._proxyBase, location.href);
       if (!proxied) return original;
-      // The engine looks for peers of it before the player asks.
       const u = new URL(original, location.href);
+      // The service worker serves media of registered origins only.
+      if (!(await this._register([u.origin]))) {
+        this._log.warn(`the service worker did not register ${u.origin}; its media comes from the origin`);
+        return original;
+      }
+      if (this._destroyed || !this._engine) return original;
+      // The engine looks for peers of it before the player asks.
       u.hash = '';
       if (!isProxied(u.pathname)) {
         try {
@@ -342,10 +350,12 @@ export class P2PEngineMedia {
     }
     const acked = this._sendPort();
     if (!acked) return false;
+    const allowed = this._register(o.allowedHosts);
     // Proxied URLs go out only once the service worker holds the port: the
     // player's first fetch could otherwise reach it before the port and be
     // sent to the origin whole.
     if (!(await acked)) this._log.warn('the service worker did not confirm the port; proxied media may come from the origin');
+    if (!(await allowed)) this._log.warn('the service worker did not register allowedHosts');
     this._log.debug('started');
     return true;
   }
@@ -376,6 +386,35 @@ export class P2PEngineMedia {
   }
 
   /**
+   * Registers origins (or hosts) with the service worker in control, which
+   * serves proxied media of registered origins only (docs/browser-runtime.md,
+   * "What the service worker serves"); each is sent once per controller.
+   * @param {string[]} origins
+   * @returns {Promise<boolean>} whether the service worker registered them all
+   */
+  _register(origins) {
+    const controller = ourController(this._swUrl);
+    if (!controller) return Promise.resolve(false);
+    const missing = origins.filter((o) => !this._registered.has(o));
+    if (missing.length > 0) {
+      const id = nextPortId++;
+      const acked = hostsAck(id);
+      try {
+        controller.postMessage({ type: 'p2pmedia-hosts', id, hosts: missing });
+      } catch (err) {
+        this._exception('SW_EXPT', err);
+        return Promise.resolve(false);
+      }
+      for (const o of missing) this._registered.set(o, acked);
+      acked.then((ok) => {
+        if (ok) return;
+        for (const o of missing) if (this._registered.get(o) === acked) this._registered.delete(o);
+      });
+    }
+    return Promise.all(origins.map((o) => this._registered.get(o))).then((oks) => oks.every(Boolean));
+  }
+
+  /**
    * On every change of controller: a fresh port for the new service worker,
    * or, when start-up gave up waiting for control, a new start-up.
    */
@@ -383,6 +422,7 @@ export class P2PEngineMedia {
     if (this._onControllerChange) return;
     this._onControllerChange = () => {
       if (this._destroyed) return;
+      this._registered.clear();
       if (this._engine) this._sendPort();
       else if (this._p2pEnabled && ourController(this._swUrl)) this._start();
     };

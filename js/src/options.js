@@ -72,6 +72,7 @@ export const DEFAULT_DISK_CACHE_LIMIT = Object.freeze({ pc: 1500 * MiB, mobile: 
  * @property {number} minBufferCount
  * @property {string | ChannelIdFn | undefined} channelId
  * @property {string | undefined} wasmBaseUrl
+ * @property {string[]} allowedHosts origins (or bare hosts) whose media the service worker may proxy besides those registered by getProxiedUrl and manifests
  * @property {((totalP2PDownloaded: number, totalP2PUploaded: number, totalHTTPDownloaded: number, p2pDownloadSpeed: number) => void) | undefined} getStats
  * @property {((peerId: string) => void) | undefined} getPeerId
  * @property {((peers: any[]) => void) | undefined} getPeersInfo
@@ -211,6 +212,22 @@ const VALIDATORS = {
     if (v === '') throw rangeError('wasmBaseUrl', 'a non-empty URL', v);
     return v;
   },
+  allowedHosts(v) {
+    if (!Array.isArray(v)) throw typeError('allowedHosts', 'an array of origins or hosts', v);
+    return v.map((h) => {
+      if (typeof h !== 'string') throw typeError('allowedHosts', 'an array of origins or hosts', v);
+      let u;
+      try {
+        u = new URL(/^https?:\/\//i.test(h) ? h : 'https://' + h);
+      } catch (_) {
+        u = null;
+      }
+      if (!u || !u.host || (u.pathname !== '/' && u.pathname !== '') || u.search || u.username) {
+        throw rangeError('allowedHosts', 'origins (https://host[:port]) or hosts (host[:port])', h);
+      }
+      return h;
+    });
+  },
   getStats: callback('getStats'),
   getPeerId: callback('getPeerId'),
   getPeersInfo: callback('getPeersInfo'),
@@ -268,6 +285,7 @@ export function normalizeOptions(p2pConfig) {
     minBufferCount: given.minBufferCount !== undefined ? given.minBufferCount : 0,
     channelId: given.channelId,
     wasmBaseUrl: given.wasmBaseUrl,
+    allowedHosts: given.allowedHosts || [],
     getStats: given.getStats,
     getPeerId: given.getPeerId,
     getPeersInfo: given.getPeersInfo,

@@ -76,18 +76,43 @@ export function waitForControl(scriptUrl, timeoutMs = CONTROL_TIMEOUT_MS) {
  * @returns {Promise<boolean>}
  */
 export function portAck(id, timeoutMs = PORT_ACK_TIMEOUT_MS) {
+  return workerReply('p2pmedia-port-ack', id, timeoutMs).then((d) => d !== null && d.ok === true);
+}
+
+/**
+ * Resolves true when the service worker confirms that it registered the
+ * origins sent with {type: 'p2pmedia-hosts', id, hosts} (p2p-sw.js answers
+ * {type: 'p2pmedia-hosts-ack', id}: it serves proxied media of registered
+ * origins only), false after timeoutMs. Call it before posting the message.
+ * @param {number} id
+ * @param {number} [timeoutMs]
+ * @returns {Promise<boolean>}
+ */
+export function hostsAck(id, timeoutMs = PORT_ACK_TIMEOUT_MS) {
+  return workerReply('p2pmedia-hosts-ack', id, timeoutMs).then((d) => d !== null);
+}
+
+/**
+ * Resolves with the data of the service worker's first message of the given
+ * type and id, null after timeoutMs.
+ * @param {string} type
+ * @param {number} id
+ * @param {number} timeoutMs
+ * @returns {Promise<any>}
+ */
+function workerReply(type, id, timeoutMs) {
   return new Promise((resolve) => {
     const sw = navigator.serviceWorker;
-    const done = (/** @type {boolean} */ ok) => {
+    const done = (/** @type {any} */ d) => {
       clearTimeout(timer);
       sw.removeEventListener('message', onMessage);
-      resolve(ok);
+      resolve(d);
     };
     const onMessage = (/** @type {MessageEvent} */ e) => {
       const d = e.data;
-      if (d && d.type === 'p2pmedia-port-ack' && d.id === id) done(d.ok === true);
+      if (d && d.type === type && d.id === id) done(d);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const timer = setTimeout(() => done(null), timeoutMs);
     sw.addEventListener('message', onMessage);
     // Messages from the worker wait in a queue until DOMContentLoaded
     // unless the page starts them.

@@ -160,6 +160,21 @@ const table = [
     valid: [['https://cdn.example.com/p2p/', 'https://cdn.example.com/p2p/']],
     invalid: [['', RangeError], [1, TypeError]],
   },
+  {
+    name: 'allowedHosts',
+    def: [],
+    valid: [
+      [['https://cdn.example.com', 'media.example.com:8443'], ['https://cdn.example.com', 'media.example.com:8443']],
+      [[], []],
+    ],
+    invalid: [
+      ['cdn.example.com', TypeError],
+      [[1], TypeError],
+      [['https://cdn.example.com/path'], RangeError],
+      [['cdn.example.com?x=1'], RangeError],
+      [['http://'], RangeError],
+    ],
+  },
   ...['getStats', 'getPeerId', 'getPeersInfo'].map((name) => ({
     name,
     def: undefined,

@@ -119,6 +119,14 @@ export interface P2PConfig {
    */
   wasmBaseUrl?: string;
   /**
+   * Origins (`https://cdn.example.com`) or hosts (`cdn.example.com`, both
+   * schemes) whose media the service worker may proxy besides those the
+   * engine registers itself (the URLs given to `getProxiedUrl` and the
+   * origins their manifests name). The service worker serves no other.
+   * @default []
+   */
+  allowedHosts?: string[];
+  /**
    * Called with the running totals whenever the engine reports stats
    * (the same values as the `stats` event).
    * @param totalP2PDownloaded KB received from peers

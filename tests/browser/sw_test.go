@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -215,6 +216,8 @@ func swHeaders(contentType string, start, end int64, partial bool) map[string]st
 		"accept-ranges":  "bytes",
 		"etag":           swETag,
 		"last-modified":  swModTime.Format(http.TimeFormat),
+		// Every response of the worker's, its own or the origin's.
+		"x-content-type-options": "nosniff",
 	}
 	if partial {
 		h["content-range"] = fmt.Sprintf("bytes %d-%d/%d", start, end-1, swMediaSize)
@@ -393,7 +396,7 @@ func TestServiceWorker(t *testing.T) {
 	}, {
 		name: "unsatisfiable", path: mp4, rangeHdr: "bytes=5000000-",
 		wantStatus: 416, wantBody: [2]int64{0, 0},
-		wantHeaders: map[string]string{"content-range": fmt.Sprintf("bytes */%d", S), "content-length": "0", "accept-ranges": "bytes"},
+		wantHeaders: map[string]string{"content-range": fmt.Sprintf("bytes */%d", S), "content-length": "0", "accept-ranges": "bytes", "x-content-type-options": "nosniff"},
 	}, {
 		name: "segment-with-query", path: "/media/seg-1.m4s?x=1&y=%20", rangeHdr: "bytes=0-99",
 		wantStatus: 206, wantBody: [2]int64{0, 100}, wantHeaders: swHeaders("video/iso.segment", 0, 100, true),
@@ -475,8 +478,31 @@ func TestServiceWorker(t *testing.T) {
 		})
 	})
 
+	// A foreign origin serving HTML and JS to anyone (CORS *): through a
+	// proxied URL, none of it may run as the site.
+	fl, err := n.Listen("tcp4", net.JoinHostPort(n.Addr(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := serveForeign(t, fl)
+	foreignProxied := func(path string) string {
+		return base + "/__p2pmedia__/http/" + strings.TrimPrefix(foreign.srv.URL, "http://") + path
+	}
+	if _, err := chromedp.Run(page, chromedp.Evaluate[any](`localStorage.setItem('secret', 'site-secret')`)); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("confinement", func(t *testing.T) {
+		confined(t, page, foreign, foreignProxied, base+"/sw.html", true)
+	})
+	// After a cold start, the registered origins are still known (the
+	// cold-start case above fetched one) and the rules still hold.
+	t.Run("confinement-cold-start", func(t *testing.T) {
+		stopWorkers(t, page, base+"/sw.js")
+		confined(t, page, foreign, foreignProxied, base+"/sw.html", false)
+	})
+
 	// Where the wasm does not load, the loader alone still serves proxied
-	// URLs from the origin.
+	// URLs from the origin, under the same rules.
 	t.Run("without-wasm", func(t *testing.T) {
 		loads := o.wasmLoads.Load()
 		page, _ := newPage(t, "nowasm", "/sw-nowasm.js", "")
@@ -488,8 +514,135 @@ func TestServiceWorker(t *testing.T) {
 		if o.noWasm.Load() == 0 || o.wasmLoads.Load() != loads {
 			t.Errorf("wasm fetched %d times from P2P_MEDIA_BASE and %d times from /dist/; want some and none", o.noWasm.Load(), o.wasmLoads.Load()-loads)
 		}
+		if _, err := chromedp.Run(page, chromedp.Evaluate[any](`localStorage.setItem('secret', 'site-secret')`)); err != nil {
+			t.Fatal(err)
+		}
+		confined(t, page, foreign, foreignProxied, base+"/sw.html", true)
 	})
 	t.Logf("test time: %v", time.Since(start).Round(time.Millisecond))
+}
+
+// foreignOrigin is an origin the site never registered, serving HTML and
+// JS that would betray running as the site, with CORS open to all.
+type foreignOrigin struct {
+	srv  *httptest.Server
+	hits atomic.Int32
+}
+
+// foreignHTML reads the site's localStorage and shows it, were it to run as
+// the site; foreignJS marks the page it runs in.
+const (
+	foreignHTML = `<!doctype html><title>foreign</title><script>document.title = 'RAN:' + location.origin + ':' + localStorage.getItem('secret');</script><body>foreign body</body>`
+	foreignJS   = `window.foreignRan = true;`
+	foreignData = "foreign media bytes"
+)
+
+func serveForeign(t *testing.T, l net.Listener) *foreignOrigin {
+	t.Helper()
+	f := &foreignOrigin{}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.hits.Add(1)
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Cache-Control", "no-store")
+		switch path.Ext(r.URL.Path) {
+		case ".html":
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, foreignHTML)
+		case ".js":
+			w.Header().Set("Content-Type", "text/javascript")
+			io.WriteString(w, foreignJS)
+		default:
+			w.Header().Set("Content-Type", "video/mp4")
+			io.WriteString(w, foreignData)
+		}
+	}))
+	f.srv.Listener = l
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// frameReport is what swt.frameLoad reports.
+type frameReport struct {
+	Text     string `json:"text"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Readable bool   `json:"readable"`
+}
+
+// confined checks, on a page of the site whose service worker is
+// installed, that proxied URLs of the foreign origin never run as the
+// site: a top-level navigation, an iframe and a <script> get a 403 from
+// the worker, which never fetches the foreign body, whether or not the
+// origin is registered; a fetch (a media request) of it is refused until
+// a page registers it (register: do so here), and served after. The page
+// is left at sitePage, set up again.
+func confined(t *testing.T, page context.Context, foreign *foreignOrigin, proxied func(string) string, sitePage string, register bool) {
+	t.Helper()
+	checkRefused := func(when string) {
+		t.Helper()
+		hits := foreign.hits.Load()
+		fr, err := swEval[frameReport](page, "frameLoad", proxied("/x.html"))
+		if err != nil {
+			t.Fatalf("%s: iframe: %v", when, err)
+		}
+		if !fr.Readable || fr.Status != http.StatusForbidden || strings.HasPrefix(fr.Title, "RAN:") || strings.Contains(fr.Text, "foreign body") || !strings.Contains(fr.Text, "p2pmedia") {
+			t.Errorf("%s: iframe of a proxied foreign page: %+v; want the worker's 403 text", when, fr)
+		}
+		sr, err := swEval[map[string]bool](page, "scriptLoad", proxied("/x.js"))
+		if err != nil {
+			t.Fatalf("%s: script: %v", when, err)
+		}
+		if sr["loaded"] || sr["ran"] {
+			t.Errorf("%s: <script> of a proxied foreign script: %v; want an error, not run", when, sr)
+		}
+		if err := chromedp.Do(page, chromedp.Navigate(proxied("/x.html")), chromedp.Sleep(200*time.Millisecond)); err != nil {
+			t.Fatalf("%s: navigating: %v", when, err)
+		}
+		nav, err := chromedp.Run(page, chromedp.Evaluate[frameReport](`({title: document.title, text: document.body ? document.body.innerText : '', status: performance.getEntriesByType('navigation')[0].responseStatus, readable: true})`))
+		if err != nil {
+			t.Fatalf("%s: reading the navigated page: %v", when, err)
+		}
+		title, text, status := nav.Title, nav.Text, nav.Status
+		if status != http.StatusForbidden || strings.HasPrefix(title, "RAN:") || strings.Contains(text, "foreign body") {
+			t.Errorf("%s: navigation to a proxied foreign page: status %d, title %q, text %q; want the worker's 403", when, status, title, text)
+		}
+		if got := foreign.hits.Load() - hits; got != 0 {
+			t.Errorf("%s: the foreign origin got %d requests; want none", when, got)
+		}
+		if err := chromedp.Do(page, chromedp.Navigate(sitePage)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetchForeign := func() swResponse {
+		t.Helper()
+		res, err := swEval[swResponse](page, "get", map[string]any{"url": proxied("/v.mp4")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if register {
+		hits := foreign.hits.Load()
+		if res := fetchForeign(); res.Status != http.StatusForbidden || foreign.hits.Load() != hits {
+			t.Errorf("fetch of an unregistered origin: status %d, %d requests to it; want 403 and none", res.Status, foreign.hits.Load()-hits)
+		}
+	}
+	if register {
+		checkRefused("unregistered")
+	} else {
+		checkRefused("after a cold start")
+	}
+	if register {
+		if _, err := swEval[bool](page, "registerHosts", []string{foreign.srv.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256([]byte(foreignData))
+	if res := fetchForeign(); res.Status != http.StatusOK || res.SHA256 != hex.EncodeToString(sum[:]) || res.Headers["x-content-type-options"] != "nosniff" {
+		t.Errorf("fetch of a registered origin: %+v; want its media, nosniff", res)
+	}
+	checkRefused("registered")
 }
 
 // stopWorkers stops the running service workers of the page's browser
