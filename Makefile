@@ -11,7 +11,7 @@ WASM    := GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="$(LDFLAGS)"
 # machine (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 300000x
 
-.PHONY: all deps build wasm js players package tracker demo test test-js test-go test-package fuzz bench-native bench-browser clean
+.PHONY: all deps build wasm js players package tracker demo test test-js test-go test-package fuzz bench-native bench-browser clean hashes-worker workerd
 
 all: build
 
@@ -43,6 +43,16 @@ bin/p2pmedia: FORCE
 	$(GO) build -trimpath -ldflags="$(LDFLAGS)" -o bin/p2pmedia ./cmd/p2pmedia
 FORCE:
 
+## hashes-worker: the piece-hash service as a Cloudflare Worker, in build/hashes-worker
+## (syumai/workers' JS glue and app.wasm; deploy steps in docs/hashes.md)
+hashes-worker:
+	$(GO) run github.com/syumai/workers/cmd/workers-assets-gen -mode=go -o build/hashes-worker
+	$(WASM) -o build/hashes-worker/app.wasm ./cmd/p2pmedia-hashes-worker
+
+## workerd: Cloudflare's Workers runtime (npm workerd, pinned in tests/workers), for its test
+workerd:
+	cd tests/workers && npm ci --no-audit --no-fund --loglevel=error
+
 ## tracker: run the WebTorrent tracker on 127.0.0.1:8000
 tracker: bin/p2pmedia
 	./bin/p2pmedia tracker --listen 127.0.0.1:8000
@@ -57,7 +67,7 @@ demo: deps build players
 	./bin/p2pmedia demo --dist $(DIST) --examples examples
 
 ## test: everything CI runs (installs what it needs first)
-test: deps build players test-js test-package test-go fuzz
+test: deps build players hashes-worker workerd test-js test-package test-go fuzz
 
 test-js:
 	cd js && npm test
@@ -70,7 +80,7 @@ test-package: package
 ## test-go: vet, then every Go test (the package tests ran in test-package)
 test-go:
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm/... ./sw/...
+	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm/... ./sw/... ./cmd/p2pmedia-hashes-worker
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/tests/browser$$')
 	# The browser tests alone: the native swarm scenarios beside them would
 	# starve their Chromium viewers on a 2-core machine.
@@ -86,6 +96,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHLS$$' -fuzztime $(FUZZTIME) ./engine/manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDASH$$' -fuzztime $(FUZZTIME) ./engine/manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzRewrite$$' -fuzztime $(FUZZTIME) ./engine/manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePieces$$' -fuzztime $(FUZZTIME) ./engine/piecehash
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePeerTube$$' -fuzztime $(FUZZTIME) ./engine/piecehash
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime $(FUZZTIME) ./engine/piecehash
 
 ## bench-native: swarm scenarios and P2P throughput, natively (prints BENCH lines)
 bench-native: deps

@@ -9,6 +9,7 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/pion/ice/v2 v2.3.38
 	github.com/pion/webrtc/v3 v3.3.6
+	github.com/syumai/workers v0.33.0
 	golang.org/x/sys v0.18.0
 )
 

@@ -113,8 +113,8 @@ func TestPeerTubeBounds(t *testing.T) {
 func TestSegmentName(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://peertube.example/static/streaming-playlists/hls/uuid/f-720-fragmented.mp4?token=1": "f-720-fragmented.mp4",
-		"https://p.example/live/uuid/0-000042.ts":                                                  "0-000042.ts",
-		"https://p.example/a%20b.ts":                                                               "a b.ts",
+		"https://p.example/live/uuid/0-000042.ts":                                                   "0-000042.ts",
+		"https://p.example/a%20b.ts":                                                                "a b.ts",
 	} {
 		got, err := SegmentName(in)
 		if err != nil || got != want {

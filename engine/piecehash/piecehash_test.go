@@ -103,7 +103,7 @@ func TestDecodeErrors(t *testing.T) {
 		name, doc, want string
 	}{
 		{"not json", `{`, "unexpected end"},
-		{"trailing", doc(`"size":1,"start":0,"end":1,"pieceLength":16384,"pieces":["` + hx + `"]`) + `x`, "invalid character"},
+		{"trailing", doc(`"size":1,"start":0,"end":1,"pieceLength":16384,"pieces":["`+hx+`"]`) + `x`, "invalid character"},
 		{"array", `[]`, "cannot unmarshal array"},
 		{"version", `{"version":2,"url":"u","size":0,"start":0,"end":0,"pieceLength":16384,"pieces":[]}`, "version 2"},
 		{"no url", `{"version":1,"size":0,"start":0,"end":0,"pieceLength":16384,"pieces":[]}`, "no url"},
