@@ -64,8 +64,15 @@ const (
 type Config struct {
 	// Allow lists the origins the service fetches from: "host" (http or
 	// https on the default port), "*.domain" (any host under domain), or
-	// "scheme://host[:port]". Any other origin gets 403. Required.
+	// "scheme://host[:port]". Any other origin gets 403. Required unless
+	// Allowed is set.
 	Allow []string
+	// Allowed, when set, also admits the media URLs it reports true for
+	// (absolute http(s) URLs without credentials). It is for a Fetcher that
+	// reaches one known server whatever the URL's host, as "p2pmedia demo"
+	// uses for its own origin; with a Fetcher that reaches the network, a
+	// wide Allowed makes an open proxy.
+	Allowed func(u *url.URL) bool
 	// Fetcher reaches the origins; nil means NewHTTPFetcher(nil).
 	Fetcher Fetcher
 	// MaxSize bounds the bytes one answer hashes (DefaultMaxSize); a larger
@@ -119,7 +126,7 @@ type Handler struct {
 // New returns a Handler for cfg. It fails on an empty or malformed
 // allowlist and on negative limits.
 func New(cfg Config) (*Handler, error) {
-	if len(cfg.Allow) == 0 {
+	if len(cfg.Allow) == 0 && cfg.Allowed == nil {
 		return nil, errors.New("hashservice: empty allowlist: name the origins to serve")
 	}
 	allow, err := parseAllowlist(cfg.Allow)
@@ -160,6 +167,11 @@ func New(cfg Config) (*Handler, error) {
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
 		flights: make(map[string]*flight),
 	}, nil
+}
+
+// allows reports whether the service may fetch u.
+func (h *Handler) allows(u *url.URL) bool {
+	return h.allow.allows(u) || h.cfg.Allowed != nil && h.cfg.Allowed(u)
 }
 
 // request is a parsed, allowed service request.
@@ -281,7 +293,7 @@ func (h *Handler) parse(rawQuery string) (request, error) {
 				q.Get("start"), q.Get("end"), int64(piecehash.MaxSize))
 		}
 	}
-	if !h.allow.allows(u) {
+	if !h.allows(u) {
 		return request{}, &Error{Status: http.StatusForbidden, Message: fmt.Sprintf("origin %s://%s is not in this service's allowlist", u.Scheme, u.Host)}
 	}
 	if req.end >= 0 {

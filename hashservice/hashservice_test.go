@@ -613,3 +613,17 @@ func TestStore(t *testing.T) {
 		t.Errorf("corrupt entry: %d %s", r.StatusCode, b)
 	}
 }
+
+func TestAllowed(t *testing.T) {
+	o := newOrigin(t)
+	ou, _ := url.Parse(o.URL)
+	// Any host on the origin's port, as the demo admits its own origin by
+	// whatever name the page reached it.
+	_, s := service(t, o, Config{Allow: []string{}, Allowed: func(u *url.URL) bool { return u.Port() == ou.Port() }})
+	if resp, b := get(t, s.URL, query(o.URL+"/media/small.mp4", "pieceLength", "16384")); resp.StatusCode != 200 {
+		t.Errorf("admitted URL: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := get(t, s.URL, query("http://127.0.0.1:1/small.mp4", "pieceLength", "16384")); resp.StatusCode != 403 {
+		t.Errorf("other port: %d %s", resp.StatusCode, b)
+	}
+}

@@ -66,7 +66,7 @@ func (h *Handler) get(ctx context.Context, req request, target *string, start, e
 			return nil, originError(req, "redirect %d with a bad Location %q", resp.StatusCode, loc)
 		case next.Scheme != "http" && next.Scheme != "https" || next.Host == "" || next.User != nil:
 			return nil, originError(req, "redirect to %q, not an http(s) URL", loc)
-		case !h.allow.allows(next):
+		case !h.allows(next):
 			return nil, &Error{Status: http.StatusForbidden, Message: fmt.Sprintf("origin of %s redirected to %s://%s, which is not in this service's allowlist", req.rawURL, next.Scheme, next.Host)}
 		}
 		next.Fragment = ""

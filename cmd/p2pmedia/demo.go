@@ -72,9 +72,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.listen, err)
 	}
+	hashes, err := newDemoHashes(ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	trk := tracker.New(tracker.Config{Interval: demoTrackerInterval, Logger: logger})
 	hs := &http.Server{
-		Handler:           newDemoHandler(opts.dist, opts.examples, trk),
+		Handler:           newDemoHandler(opts.dist, opts.examples, trk, hashes),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -139,8 +144,9 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintln(out, "Usage: p2pmedia demo [flags]")
-		fmt.Fprintln(out, "\nServes the demo pages, the built engine (/dist/), the sample media (/media/)")
-		fmt.Fprintln(out, "and a WebTorrent tracker (/tracker) from one process. With --viewers, also")
+		fmt.Fprintln(out, "\nServes the demo pages, the built engine (/dist/), the sample media (/media/),")
+		fmt.Fprintln(out, "a WebTorrent tracker (/tracker) and the piece-hash service for its own media")
+		fmt.Fprintln(out, "(/__hashes/v1/pieces, docs/hashes.md) from one process. With --viewers, also")
 		fmt.Fprintln(out, "runs headless browsers that watch a page inside a network namespace and")
 		fmt.Fprintln(out, "prints what each one downloads over HTTP and from peers.")
 		fmt.Fprintln(out, "\nFlags:")

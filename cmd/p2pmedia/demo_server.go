@@ -26,6 +26,9 @@ import (
 //	                  examples/node_modules/<package>/dist/<file>, for hls.js,
 //	                  video.js and shaka-player (installed by npm ci in examples)
 //	GET /live/...     a live HLS stream looping over media/hls (liveStream)
+//	GET /__hashes/v1/pieces?url=…&pieceLength=…[&start=…&end=…]
+//	                  the piece-hash service for the demo's own media
+//	                  (newDemoHashes, docs/hashes.md)
 //
 // Files are looked up per request, so a rebuild of the dist directory shows
 // up without a restart; paths cannot leave their directory (os.OpenInRoot).
@@ -37,8 +40,9 @@ type demoHandler struct {
 }
 
 // newDemoHandler returns the demo site's handler. tracker serves the paths
-// under /tracker with that prefix removed, as a tracker.Server expects.
-func newDemoHandler(dist, examples string, tracker http.Handler) *demoHandler {
+// under /tracker with that prefix removed, as a tracker.Server expects;
+// hashes serves those under /__hashes/ (nil: none).
+func newDemoHandler(dist, examples string, tracker, hashes http.Handler) *demoHandler {
 	h := &demoHandler{
 		dist:     dist,
 		examples: examples,
@@ -57,6 +61,9 @@ func newDemoHandler(dist, examples string, tracker http.Handler) *demoHandler {
 	trk := http.StripPrefix("/tracker", tracker)
 	h.mux.Handle("GET /tracker", trk)
 	h.mux.Handle("GET /tracker/", trk)
+	if hashes != nil {
+		h.mux.Handle(demoHashesPrefix+"/", hashes)
+	}
 	return h
 }
 

@@ -517,7 +517,7 @@ func TestDemoLiveAndVendorRoutes(t *testing.T) {
 	if err := os.Symlink(abs, filepath.Join(examples, "media")); err != nil {
 		t.Fatal(err)
 	}
-	h := newDemoHandler(t.TempDir(), examples, http.NotFoundHandler())
+	h := newDemoHandler(t.TempDir(), examples, http.NotFoundHandler(), nil)
 	for _, tt := range []struct {
 		target, wantBody, wantType string
 		wantStatus                 int
@@ -552,7 +552,7 @@ func TestDemoLiveAndVendorRoutes(t *testing.T) {
 	}
 
 	// Without a VOD stream, /live/ says why.
-	h = newDemoHandler(t.TempDir(), t.TempDir(), http.NotFoundHandler())
+	h = newDemoHandler(t.TempDir(), t.TempDir(), http.NotFoundHandler(), nil)
 	resp = liveGet(t, h, "/live/master.m3u8", nil)
 	if b := liveBody(t, resp); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "master playlist") {
 		t.Errorf("/live/ without media: status %d, %q", resp.StatusCode, b)

@@ -10,6 +10,8 @@
 //	tracker   run a WebTorrent tracker (WebSocket on /, JSON counters on /stats)
 //	demo      serve the demo pages, the built engine, sample media and a tracker;
 //	          with --viewers N, also drive N headless Chromium viewers
+//	hashes    serve the piece-hash service for the origins of --allow
+//	hash      write the piece hashes of media files, as the service answers them
 //
 // Run "p2pmedia <command> -h" for a command's flags.
 package main
@@ -39,6 +41,8 @@ func commands() []command {
 	return []command{
 		{name: "tracker", summary: "run a WebTorrent tracker (WebSocket on /, JSON counters on /stats)", run: runTracker},
 		{name: "demo", summary: "serve the demo pages, the engine, sample media and a tracker on 127.0.0.1", run: runDemo},
+		{name: "hashes", summary: "serve the piece-hash service (GET /v1/pieces) for the origins of --allow", run: runHashes},
+		{name: "hash", summary: "write FILE.p2phashes.json, the piece hashes of each media file of FILE|DIR", run: runHash},
 	}
 }
 
