@@ -43,9 +43,20 @@ type Store interface {
 	OnEvict(fn func(identity.PieceKey))
 }
 
-// Validator checks a piece before it is used or shared; a non-nil error
-// rejects the piece (and counts as a fault of the peer that sent it).
-type Validator func(res identity.Resource, index int, data []byte) error
+// Validator checks a piece that came from peers before it is used or
+// shared; a non-nil error rejects the piece, and bans the peer that sent it.
+type Validator func(p PieceRef, data []byte) error
+
+// PieceRef says which piece of which resource a Validator checks.
+type PieceRef struct {
+	// URL is the resource's media URL.
+	URL string
+	// Resource is its name in the swarm and its version.
+	Resource identity.Resource
+	// Index is the piece's index; [Start, End) its bytes in the resource.
+	Index      int
+	Start, End int64
+}
 
 // Config configures an Engine. The zero value of every optional field picks
 // the documented default.
@@ -86,8 +97,16 @@ type Config struct {
 	MaxP2PDownloads int
 	// MaxHTTPDownloads bounds concurrent HTTP piece downloads (default 3).
 	MaxHTTPDownloads int
-	// Validate optionally checks every piece from a peer.
+	// Validate optionally checks every piece from a peer: a site's own
+	// scheme, besides or instead of Hashes.
 	Validate Validator
+	// Hashes gives the publisher's piece hashes (engine/hashsource). With
+	// it no byte from a peer is used before its piece matched its hash;
+	// without it (and without Validate) bytes from peers are unverified.
+	Hashes HashSource
+	// HashTimeout bounds the wait for a resource's hashes (default 10 s);
+	// until they come, its pieces come over HTTP.
+	HashTimeout time.Duration
 	// PeerID is this peer's 20-byte id; zero picks a random one.
 	PeerID [20]byte
 	// Logger receives structured logs (default: discarded).
@@ -148,6 +167,7 @@ func (c *Config) setDefaults() error {
 		{"PrefetchWindow", &c.PrefetchWindow, 30 * time.Second},
 		{"P2PStallTimeout", &c.P2PStallTimeout, 2 * time.Second},
 		{"StatsInterval", &c.StatsInterval, time.Second},
+		{"HashTimeout", &c.HashTimeout, 10 * time.Second},
 	} {
 		if *o.v < 0 {
 			return fmt.Errorf("%w: %s %v is negative", ErrConfig, o.name, *o.v)
@@ -160,4 +180,20 @@ func (c *Config) setDefaults() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// recvSlack is the room a peer's receive queue keeps, beyond the pieces
+// asked of the peer, for its control messages (bitfields, haves, requests).
+const recvSlack = 2 << 20
+
+// PeerRecvQueue is the cap on bytes received from one peer and not yet read
+// (rtc.Config.MaxRecvQueue) that suits an engine with the given piece
+// length (0: the default): the pieces the engine asks one peer for at a
+// time, plus room for control messages. An honest peer never sends more
+// ahead of the engine's reader; one that does is at fault and banned.
+func PeerRecvQueue(pieceLength int64) int {
+	if pieceLength <= 0 {
+		pieceLength = identity.DefaultPieceLength
+	}
+	return maxPerPeer*int(pieceLength) + recvSlack
 }

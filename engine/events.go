@@ -29,7 +29,8 @@ const (
 	CodeTracker = "TRACKER_EXPT"
 	// CodeSignal: a peer connection could not be signaled or opened.
 	CodeSignal = "SIGNAL_EXPT"
-	// CodePeer: a peer misbehaved (bad message, bad data) and was dropped.
+	// CodePeer: a peer misbehaved (bad message, bad data, a bound of its
+	// state crossed, too many strikes) and was banned from its swarm.
 	CodePeer = "PEER_EXPT"
 	// CodeHTTP: the origin failed a request.
 	CodeHTTP = "HTTP_EXPT"

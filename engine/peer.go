@@ -15,22 +15,38 @@ import (
 const (
 	// handshakeTimeout bounds the exchange of handshakes.
 	handshakeTimeout = 10 * time.Second
-	// maxStrikes is how many faults drop a peer.
+	// maxStrikes is how many strikes (a stalled or too slow download, a
+	// piece that failed validation) ban a peer; each piece it delivers
+	// that is stored takes one back.
 	maxStrikes = 3
 	// maxQueuedUploads bounds the requests one peer may have queued with us.
 	maxQueuedUploads = 8
 	// maxControlQueue bounds control messages waiting for a peer that does
-	// not read; past it the peer is dropped.
+	// not read; past it the peer is banned.
 	maxControlQueue = 4096
-	// maxRemoteResources bounds the resources a peer may announce to us.
-	maxRemoteResources = 4096
+	// maxForeignHoldings bounds, in bytes, what a peer's announcements of
+	// resources this swarm does not have open may make it keep (bitfields,
+	// names, validators and holdingOverhead each). Live segments are
+	// learned that way before they are opened, so they are kept, up to
+	// this; announcements of open resources replace this swarm's own
+	// entries and need no bound of their own. Past it the peer is banned.
+	maxForeignHoldings = 1 << 20
+	// holdingOverhead is what each announced resource counts for beyond
+	// its bytes (map entry, struct), so that a flood of tiny ones is
+	// bounded too.
+	holdingOverhead = 128
 	// cancelledMemory is how many cancelled request ids are remembered, so
 	// that frames already in flight for them are not taken as faults.
 	cancelledMemory = 64
 )
 
-// errProtocol marks a peer that broke the protocol.
-var errProtocol = errors.New("engine: peer protocol violation")
+var (
+	// errProtocol marks a peer that broke the protocol.
+	errProtocol = errors.New("engine: peer protocol violation")
+	// errBound marks a peer that crossed a bound of what it may make this
+	// peer hold.
+	errBound = errors.New("engine: peer crossed a bound")
+)
 
 // peer is one connected remote peer of a swarm. Its fields are guarded by the
 // swarm's mutex, but for conn and the writer's own buffer.
@@ -44,27 +60,42 @@ type peer struct {
 	cancel  context.CancelFunc
 	wakeW   chan struct{}
 
-	closed     bool
-	remote     map[wire.ResourceRef]*remoteResource
-	announced  map[wire.ResourceRef]bool
-	ctrl       []wire.Message
-	uploads    []*wire.Request
-	nextID     uint32
-	downloads  map[uint32]*piece
-	cancelled  [cancelledMemory]uint32
-	cancelPos  int
-	strikes    int
-	upID       uint32 // request id of the upload being sent
-	upActive   bool
-	upCancel   bool    // the peer cancelled the upload being sent
-	rate       float64 // measured download rate from this peer, bytes/s
-	downloaded int64
-	uploaded   int64
+	closed    bool
+	remote    map[wire.ResourceRef]*remoteResource
+	announced map[wire.ResourceRef]bool
+	ctrl      []wire.Message
+	uploads   []*wire.Request
+	nextID    uint32
+	downloads map[uint32]*piece
+	// foreign is the cost of the entries of remote for resources that
+	// were not open when announced (see maxForeignHoldings).
+	foreign   int
+	cancelled [cancelledMemory]cancelledRequest
+	cancelPos int
+	strikes   int
+	upID      uint32 // request id of the upload being sent
+	upActive  bool
+	upCancel  bool    // the peer cancelled the upload being sent
+	rate      float64 // download rate from this peer, bytes/s
+	rated     bool    // rate was measured, not the prior guess
+	// fingerprint is the certificate fingerprint of the peer's SDP: a ban
+	// refuses it too.
+	fingerprint string
+	downloaded  int64
+	uploaded    int64
 }
 
 type remoteResource struct {
 	info identity.ResourceInfo
 	bits wire.Bits
+	cost int // counted in peer.foreign
+}
+
+// cancelledRequest is a request this peer cancelled, and how many bytes of
+// it may still arrive: what was outstanding when it was cancelled.
+type cancelledRequest struct {
+	id   uint32
+	left int
 }
 
 // handshake exchanges handshakes on a fresh connection and returns the peer,
@@ -132,8 +163,7 @@ func (p *peer) queueLocked(m wire.Message) {
 		return
 	}
 	if len(p.ctrl) >= maxControlQueue {
-		p.closed = true
-		go p.s.dropPeer(p, errors.New("peer does not read its messages"), false)
+		p.banLocked(fmt.Errorf("%w: %d control messages unread", errBound, maxControlQueue))
 		return
 	}
 	p.ctrl = append(p.ctrl, m)
@@ -185,35 +215,48 @@ func (p *peer) holds(ref wire.ResourceRef, i int) bool {
 func (p *peer) estimate(n int, now time.Time, pc *piece) time.Duration {
 	rate := p.rate
 	if pc != nil {
-		if el := now.Sub(pc.started).Seconds(); el > 0.2 && pc.got > pc.startGot {
-			rate = float64(pc.got-pc.startGot) / el
+		if r, ok := observedRate(pc.got-pc.startGot, now.Sub(pc.started)); ok {
+			rate = r
 		}
 	}
-	rate = max(rate, 1024)
-	return 50*time.Millisecond + time.Duration(float64(n)/rate*float64(time.Second))
+	return transferTime(n, rate)
 }
 
-func (p *peer) cancelledLocked(id uint32) {
-	p.cancelled[p.cancelPos%cancelledMemory] = id
+// cancelledLocked remembers the cancelled request id, of which left bytes
+// were outstanding.
+func (p *peer) cancelledLocked(id uint32, left int) {
+	p.cancelled[p.cancelPos%cancelledMemory] = cancelledRequest{id: id, left: left}
 	p.cancelPos++
 }
 
-func (p *peer) wasCancelledLocked(id uint32) bool {
-	for _, c := range p.cancelled {
-		if c == id && id != 0 {
-			return true
+// cancelledRequestLocked returns the cancelled request id, or nil.
+func (p *peer) cancelledRequestLocked(id uint32) *cancelledRequest {
+	for i := range p.cancelled {
+		if c := &p.cancelled[i]; c.id == id && id != 0 {
+			return c
 		}
 	}
-	return false
+	return nil
 }
 
-// strikeLocked counts a fault; too many drop the peer.
+// strikeLocked counts a strike against the peer; maxStrikes ban it.
 func (p *peer) strikeLocked(why string) {
 	p.strikes++
 	if p.strikes >= maxStrikes && !p.closed {
-		p.closed = true
-		go p.s.dropPeer(p, fmt.Errorf("%d faults, last: %s", p.strikes, why), true)
+		p.banLocked(fmt.Errorf("%d strikes, last: %s", p.strikes, why))
 	}
+}
+
+// banLocked bans the peer for cause (see Swarm.Ban); its connection is
+// closed and the exception raised without the swarm's lock.
+func (p *peer) banLocked(cause error) {
+	cur := p.s.banLocked(p)
+	go func() {
+		p.conn.Close()
+		if cur {
+			p.s.banned(p, cause)
+		}
+	}()
 }
 
 func (p *peer) readLoop() {
@@ -221,7 +264,9 @@ func (p *peer) readLoop() {
 	for {
 		b, err := p.conn.Recv(p.ctx)
 		if err != nil {
-			p.s.dropPeer(p, fmt.Errorf("receive: %w", err), false)
+			// A transport that blames the peer (it sent past the
+			// receive queue's cap) is a fault like a protocol one.
+			p.s.dropPeer(p, fmt.Errorf("receive: %w", err), transport.IsPeerFault(err))
 			return
 		}
 		if len(b) > p.conn.MaxMessageSize() && len(b) > 256*1024 {
@@ -255,10 +300,19 @@ func (p *peer) handle(m wire.Message) error {
 		if info.Version() != m.Resource.Version || int(m.PieceCount) != identity.PieceCount(m.Size, s.id.PieceLength) {
 			return fmt.Errorf("%w: bitfield of %q inconsistent with its size and validators", errProtocol, m.Resource.Name)
 		}
-		if _, ok := p.remote[m.Resource]; !ok && len(p.remote) >= maxRemoteResources {
-			return fmt.Errorf("%w: more than %d resources", errProtocol, maxRemoteResources)
+		cost := 0
+		if r := s.resources[m.Resource.Name]; r == nil || r.gone || r.ref != m.Resource {
+			cost = len(m.Bits) + len(m.Resource.Name) + len(m.ETag) + len(m.LastModified) + holdingOverhead
 		}
-		p.remote[m.Resource] = &remoteResource{info: info, bits: wire.Bits(m.Bits)}
+		old := 0
+		if rr := p.remote[m.Resource]; rr != nil {
+			old = rr.cost
+		}
+		if p.foreign-old+cost > maxForeignHoldings {
+			return fmt.Errorf("%w: announcements of resources not open here pass %d bytes", errBound, maxForeignHoldings)
+		}
+		p.foreign += cost - old
+		p.remote[m.Resource] = &remoteResource{info: info, bits: wire.Bits(m.Bits), cost: cost}
 		s.heardLocked()
 		s.kick()
 	case *wire.Ready:
@@ -278,6 +332,7 @@ func (p *peer) handle(m wire.Message) error {
 			rr.bits.Clear(int(m.Piece))
 			if rr.bits.Count() == 0 {
 				delete(p.remote, m.Resource) // it holds nothing of it any more
+				p.foreign -= rr.cost
 			}
 		}
 	case *wire.Request:
@@ -295,7 +350,8 @@ func (p *peer) handle(m wire.Message) error {
 	case *wire.Reject:
 		pc, ok := p.downloads[m.ID]
 		if !ok {
-			if p.wasCancelledLocked(m.ID) {
+			if c := p.cancelledRequestLocked(m.ID); c != nil {
+				c.left = 0 // nothing more comes for it
 				return nil
 			}
 			return fmt.Errorf("%w: reject of unknown request %d", errProtocol, m.ID)
@@ -343,10 +399,16 @@ func (p *peer) onPieceLocked(m *wire.Piece) error {
 	s := p.s
 	pc, ok := p.downloads[m.ID]
 	if !ok {
-		if p.wasCancelledLocked(m.ID) {
-			return nil // in flight when we cancelled
+		c := p.cancelledRequestLocked(m.ID)
+		if c == nil {
+			return fmt.Errorf("%w: data for unknown request %d", errProtocol, m.ID)
 		}
-		return fmt.Errorf("%w: data for unknown request %d", errProtocol, m.ID)
+		// In flight when we cancelled: no more than was outstanding.
+		if len(m.Data) > c.left {
+			return fmt.Errorf("%w: %d more bytes for cancelled request %d, of which %d were outstanding", errBound, len(m.Data), m.ID, c.left)
+		}
+		c.left -= len(m.Data)
+		return nil
 	}
 	if int(m.Offset) != pc.got || pc.got+len(m.Data) > pc.size() {
 		return fmt.Errorf("%w: data at offset %d+%d, want %d of %d", errProtocol, m.Offset, len(m.Data), pc.got, pc.size())
@@ -367,9 +429,7 @@ func (p *peer) onPieceLocked(m *wire.Piece) error {
 		return nil
 	}
 	delete(p.downloads, m.ID)
-	if el := now.Sub(pc.started).Seconds(); el > 0 {
-		p.rate = 0.7*p.rate + 0.3*float64(pc.got-pc.startGot)/el
-	}
+	p.rate, p.rated = peerRateAfter(p.rate, p.rated, pc.got-pc.startGot, now.Sub(pc.started), true)
 	pc.src, pc.peer = srcFinishing, nil
 	s.p2pActive--
 	go s.finishPiece(pc)

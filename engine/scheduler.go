@@ -195,22 +195,21 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 		s.releaseDirectLocked(pc)
 	case srcP2P:
 		p := pc.peer
-		if now.Sub(pc.lastByte) > s.e.cfg.P2PStallTimeout {
-			s.e.log.Debug("peer download stalled", "peer", p.id, "piece", pc.index)
-			s.abortP2PLocked(pc, true)
-			p.strikeLocked("stalled download")
-		} else if pc.waiters > 0 || s.inMinBufferLocked(pc, now) {
-			remaining := pc.size() - pc.got
-			latest := pc.deadline.Add(-s.http.time(remaining) - switchMargin)
-			if !now.Before(latest) && now.Add(p.estimate(remaining, now, pc)).After(pc.deadline.Add(-switchMargin)) {
-				s.e.log.Debug("peer download too slow: moving to HTTP", "peer", p.id, "piece", pc.index,
-					"got", pc.got-pc.startGot, "after", now.Sub(pc.started), "deadline", pc.deadline.Sub(now))
-				s.abortP2PLocked(pc, false)
-			} else {
-				return
-			}
-		} else {
+		remaining := pc.size() - pc.got
+		v := judgeDownload(downloadState{
+			started: pc.started, lastByte: pc.lastByte, deadline: pc.deadline,
+			progress: pc.got - pc.startGot, remaining: remaining,
+			urgent:   pc.waiters > 0 || s.inMinBufferLocked(pc, now),
+			httpTime: s.http.time(remaining), peerRate: p.rate,
+		}, now, s.e.cfg.P2PStallTimeout)
+		if v == keepDownload {
 			return
+		}
+		s.e.log.Debug("peer download ended", "peer", p.id, "piece", pc.index, "verdict", v,
+			"got", pc.got-pc.startGot, "after", now.Sub(pc.started), "deadline", pc.deadline.Sub(now))
+		s.abortP2PLocked(pc, v != handOver)
+		if v != handOver {
+			p.strikeLocked(v.String())
 		}
 	}
 	if now.Before(pc.notBefore) {
@@ -282,10 +281,13 @@ func (s *Swarm) heldLocked(r *Resource, i int, excluded map[*peer]bool) bool {
 // bestPeerLocked picks the peer to ask for pc: one that holds it, has a free
 // slot and has not failed it; the fastest, least busy first.
 func (s *Swarm) bestPeerLocked(pc *piece) *peer {
+	if !pc.r.acceptsPeers() {
+		return nil
+	}
 	var best *peer
 	var bestScore float64
 	for _, p := range s.peers {
-		if pc.excluded[p] || len(p.downloads) >= maxPerPeer || !p.holds(pc.r.ref, pc.index) {
+		if pc.excluded[p] || len(p.downloads) >= peerSlots(p.strikes) || !p.holds(pc.r.ref, pc.index) {
 			continue
 		}
 		score := p.rate / float64(1+len(p.downloads))
@@ -311,14 +313,16 @@ func (s *Swarm) startP2PLocked(pc *piece, p *peer, now time.Time) {
 }
 
 // abortP2PLocked cancels pc's peer download, keeping its bytes; with exclude
-// the peer is not asked for this piece again.
+// the peer is not asked for this piece again. The download's progress
+// updates the peer's rate estimate.
 func (s *Swarm) abortP2PLocked(pc *piece, exclude bool) {
 	p := pc.peer
 	if p == nil {
 		return
 	}
 	delete(p.downloads, pc.reqID)
-	p.cancelledLocked(pc.reqID)
+	p.rate, p.rated = peerRateAfter(p.rate, p.rated, pc.got-pc.startGot, time.Since(pc.started), false)
+	p.cancelledLocked(pc.reqID, pc.size()-pc.got)
 	if !p.closed {
 		p.queueLocked(&wire.Cancel{ID: pc.reqID})
 	}
@@ -452,9 +456,9 @@ func (s *Swarm) fetchHTTP(ctx context.Context, pc *piece, buf []byte, from int, 
 	return nil
 }
 
-// finishPiece validates a complete piece that holds bytes from peers, stores
-// it and publishes it. A piece that fails validation starts over, and every
-// peer that contributed to it takes a fault.
+// finishPiece verifies a complete piece that holds bytes from peers, stores
+// it and publishes it. A piece that fails verification starts over without
+// the peers that sent it (rejectPiece).
 func (s *Swarm) finishPiece(pc *piece) {
 	r := pc.r
 	s.mu.Lock()
@@ -462,19 +466,9 @@ func (s *Swarm) finishPiece(pc *piece) {
 	data := pc.buf
 	contributors := pc.contributors
 	s.mu.Unlock()
-	if len(contributors) > 0 && s.e.cfg.Validate != nil {
-		if err := s.e.cfg.Validate(identity.Resource{Name: r.name, Info: r.info}, pc.index, data); err != nil {
-			s.mu.Lock()
-			pc.src, pc.got, pc.contributors = srcNone, 0, nil
-			if pc.excluded == nil {
-				pc.excluded = map[*peer]bool{}
-			}
-			for p := range contributors {
-				pc.excluded[p] = true
-				p.strikeLocked("piece failed validation")
-			}
-			s.mu.Unlock()
-			s.kick()
+	if len(contributors) > 0 {
+		if err := s.verifyPiece(r, pc.index, data); err != nil {
+			s.rejectPiece(pc, contributors, err)
 			return
 		}
 	}
@@ -504,9 +498,41 @@ func (s *Swarm) finishPiece(pc *piece) {
 	if len(contributors) > 0 {
 		r.p2pPieces++
 	}
+	for p := range contributors {
+		// A delivered piece takes a strike back: a peer is banned for
+		// staying slow or faulty, not for one bad moment.
+		p.strikes = max(p.strikes-1, 0)
+	}
 	for _, p := range s.peers {
 		p.announceLocked(r, pc.index)
 	}
+}
+
+// rejectPiece discards a piece whose bytes from peers failed verification
+// (err) and schedules it again without them, within its deadline. A piece
+// that one peer sent bans that peer; one that several sent strikes each of
+// them, since the bytes do not tell who lied, and the liar is banned the
+// next time it sends a piece alone.
+func (s *Swarm) rejectPiece(pc *piece, contributors map[*peer]bool, err error) {
+	s.mu.Lock()
+	pc.src, pc.got, pc.contributors = srcNone, 0, nil
+	if pc.excluded == nil {
+		pc.excluded = map[*peer]bool{}
+	}
+	for p := range contributors {
+		pc.excluded[p] = true
+		if len(contributors) > 1 {
+			p.strikeLocked("piece failed verification")
+		}
+	}
+	s.mu.Unlock()
+	s.e.log.Debug("piece failed verification", "err", err)
+	if len(contributors) == 1 {
+		for p := range contributors {
+			s.ban(p, err)
+		}
+	}
+	s.kick()
 }
 
 func (s *Swarm) broadcastDropLocked(r *Resource, i int) {

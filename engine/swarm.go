@@ -23,8 +23,6 @@ const (
 	// minAnnounceInterval and maxAnnounceInterval clamp the tracker's interval.
 	minAnnounceInterval = 15 * time.Second
 	maxAnnounceInterval = 5 * time.Minute
-	// banTime is how long a peer dropped for faults is refused.
-	banTime = 5 * time.Minute
 	// minRetry is the first delay of an announce after a failed connection.
 	minRetry = 2 * time.Second
 	// tick is the scheduler's period.
@@ -68,8 +66,10 @@ type Swarm struct {
 	peers      map[trackermsg.ID]*peer
 	connecting map[trackermsg.ID]*attempt
 	offers     map[trackermsg.ID]*pendingOffer
-	banned     map[trackermsg.ID]time.Time
-	started    map[*tracker]bool
+	// bans are the ids and certificates of the peers banned from the
+	// swarm, for its life (see Ban).
+	bans    *banList
+	started map[*tracker]bool
 	// sent is the number of offers of the last announce to a tracker;
 	// counted, how many peers besides this one its last answer counted.
 	// An announce carries no more offers than that, since the tracker
@@ -89,14 +89,15 @@ type Swarm struct {
 
 // attempt is a connection to a peer being set up.
 type attempt struct {
-	offered bool               // this peer made the offer (else it answered one)
-	cancel  context.CancelFunc // abandons the attempt
+	offered     bool               // this peer made the offer (else it answered one)
+	cancel      context.CancelFunc // abandons the attempt
+	fingerprint string             // of the remote's certificate, from its SDP
 }
 
-// startAttemptLocked records a connection attempt to id and returns the
-// context it runs on.
-func (s *Swarm) startAttemptLocked(id trackermsg.ID, offered bool) (context.Context, *attempt) {
-	a := &attempt{offered: offered}
+// startAttemptLocked records a connection attempt to id, whose SDP gave
+// the certificate fingerprint fp, and returns the context it runs on.
+func (s *Swarm) startAttemptLocked(id trackermsg.ID, fp string, offered bool) (context.Context, *attempt) {
+	a := &attempt{offered: offered, fingerprint: fp}
 	ctx, cancel := context.WithCancel(s.p2pCtx)
 	a.cancel = cancel
 	s.connecting[id] = a
@@ -115,7 +116,7 @@ func newSwarm(e *Engine, id identity.Swarm) *Swarm {
 		peers:       map[trackermsg.ID]*peer{},
 		connecting:  map[trackermsg.ID]*attempt{},
 		offers:      map[trackermsg.ID]*pendingOffer{},
-		banned:      map[trackermsg.ID]time.Time{},
+		bans:        newBanList(maxBans),
 		started:     map[*tracker]bool{},
 		sent:        map[*tracker]int{},
 		counted:     map[*tracker]int{},
@@ -409,15 +410,17 @@ func (s *Swarm) pendingOffer(o transport.Offer) (trackermsg.Offer, bool) {
 	return trackermsg.Offer{Offer: trackermsg.SDP{Type: "offer", SDP: o.SDP()}, OfferID: id}, true
 }
 
-// canConnectLocked reports whether a new connection to id is wanted.
-func (s *Swarm) canConnectLocked(id trackermsg.ID) bool {
+// canConnectLocked reports whether a new connection to id, whose SDP gave
+// the certificate fingerprint fp, is wanted.
+func (s *Swarm) canConnectLocked(id trackermsg.ID, fp string) bool {
 	if !s.p2p || s.closed || id == s.e.peerID || s.connecting[id] != nil {
 		return false
 	}
 	if _, ok := s.peers[id]; ok {
 		return false
 	}
-	if until, ok := s.banned[id]; ok && time.Now().Before(until) {
+	if s.bannedLocked(id, fp) {
+		s.e.log.Debug("refused a banned peer", "swarm", s.id.ChannelID, "peer", id)
 		return false
 	}
 	return len(s.peers)+len(s.connecting) < s.e.cfg.MaxPeers
@@ -425,12 +428,13 @@ func (s *Swarm) canConnectLocked(id trackermsg.ID) bool {
 
 // onOffer answers an offer relayed by a tracker.
 func (s *Swarm) onOffer(t *tracker, from, offerID trackermsg.ID, sdp string) {
+	fp := sdpFingerprint(sdp)
 	s.mu.Lock()
-	if !s.canConnectLocked(from) {
+	if !s.canConnectLocked(from, fp) {
 		s.mu.Unlock()
 		return
 	}
-	ctx, att := s.startAttemptLocked(from, false)
+	ctx, att := s.startAttemptLocked(from, fp, false)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
@@ -471,6 +475,7 @@ func (s *Swarm) answer(ctx context.Context, t *tracker, from, offerID trackermsg
 
 // onAnswer completes one of our offers.
 func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
+	fp := sdpFingerprint(sdp)
 	s.mu.Lock()
 	po, ok := s.offers[offerID]
 	if ok {
@@ -485,14 +490,14 @@ func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
 		a.cancel()
 		delete(s.connecting, from)
 	}
-	if !ok || !s.canConnectLocked(from) {
+	if !ok || !s.canConnectLocked(from, fp) {
 		s.mu.Unlock()
 		if ok {
 			po.offer.Close()
 		}
 		return
 	}
-	ctx, att := s.startAttemptLocked(from, true)
+	ctx, att := s.startAttemptLocked(from, fp, true)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
@@ -551,11 +556,11 @@ func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offere
 		s.connectFailed(ctx, remote, a, fmt.Errorf("handshake with %s: %w", remote, err))
 		return
 	}
-	p.offerer = offerer
+	p.offerer, p.fingerprint = offerer, a.fingerprint
 	s.mu.Lock()
 	s.connectDoneLocked(remote, a)
 	s.retry = 0
-	if !s.p2p || s.closed {
+	if !s.p2p || s.closed || s.bannedLocked(remote, p.fingerprint) { // banned while connecting
 		s.mu.Unlock()
 		conn.Close()
 		return
@@ -582,23 +587,22 @@ func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offere
 	s.kick()
 }
 
-// dropPeer closes a peer and forgets it; cause is logged.
+// dropPeer closes a peer and forgets it; cause is logged. A fault of the
+// peer (cause blames it) bans it.
 func (s *Swarm) dropPeer(p *peer, cause error, fault bool) {
+	if fault {
+		s.ban(p, cause)
+		return
+	}
 	s.mu.Lock()
 	cur, ok := s.peers[p.id]
 	if ok && cur == p {
 		s.detachPeerLocked(p)
-		if fault {
-			s.banned[p.id] = time.Now().Add(banTime)
-		}
 	}
 	s.mu.Unlock()
 	p.conn.Close()
 	if ok && cur == p {
 		s.e.log.Debug("peer dropped", "peer", p.id, "err", cause)
-		if fault {
-			s.e.exception(CodePeer, fmt.Errorf("peer %s dropped: %w", p.id, cause))
-		}
 		s.e.peersChanged()
 		s.kick()
 	}
@@ -666,11 +670,6 @@ func (s *Swarm) expireLocked(now time.Time) {
 			go o.offer.Close()
 		}
 	}
-	for id, until := range s.banned {
-		if now.After(until) {
-			delete(s.banned, id)
-		}
-	}
 }
 
 // resourceIdle is how long a resource this peer holds nothing of stays known
@@ -684,6 +683,9 @@ func (s *Swarm) collectLocked(now time.Time) {
 	for name, r := range s.resources {
 		if len(r.pieces) == 0 && r.rate == 0 && now.Sub(r.lastUsed) > resourceIdle && r.have.Count() == 0 {
 			delete(s.resources, name)
+			for _, p := range s.peers {
+				delete(p.announced, r.ref)
+			}
 		}
 	}
 }

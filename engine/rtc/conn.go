@@ -34,7 +34,9 @@ type conn struct {
 	done      chan struct{} // closed when the conn is closed for any reason
 	closeOnce sync.Once
 	cause     error // why; written before done is closed
-	local     bool  // closed by Close; written before done is closed
+	// local: closed on this side (Close, or a receive queue overflow), so
+	// Recv fails at once; written before done is closed.
+	local bool
 
 	owned atomic.Bool // the conn was handed out: Offer/Answer Close no longer free it
 
@@ -56,12 +58,12 @@ func newConn(cfg Config) (*conn, error) {
 		lowWater:      cfg.LowWater,
 		gatherTimeout: cfg.GatherTimeout,
 		maxMsg:        cfg.MaxMessageSize,
-		q:             newMsgQueue(recvQueueLimit),
+		q:             newMsgQueue(recvQueueLimit, cfg.MaxRecvQueue),
 		low:           make(chan struct{}, 1),
 		opened:        make(chan struct{}),
 		done:          make(chan struct{}),
 	}
-	c.plat = newPlatform(pc, cfg.Label, func(m []byte) { c.q.push(m) })
+	c.plat = newPlatform(pc, cfg.Label, c.receive)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateClosed:
@@ -87,7 +89,7 @@ func (c *conn) attach(dc *webrtc.DataChannel) bool {
 	if !platformReceives {
 		// This runs in pion's read loop: a full queue holds it, which
 		// stops reading and lets SCTP throttle the sender.
-		dc.OnMessage(func(m webrtc.DataChannelMessage) { c.q.push(m.Data) })
+		dc.OnMessage(func(m webrtc.DataChannelMessage) { c.push(m.Data) })
 	}
 	dc.OnClose(func() {
 		_ = c.shutdown(fmt.Errorf("%w: data channel closed", ErrClosed), false)
@@ -100,6 +102,31 @@ func (c *conn) attach(dc *webrtc.DataChannel) bool {
 }
 
 func (c *conn) markOpen() { c.openOnce.Do(func() { close(c.opened) }) }
+
+// receive queues a message of n bytes, which read copies out, unless it
+// would overflow the receive queue: read is not called then, so that a
+// message past the cap is never copied, and the conn closes.
+func (c *conn) receive(n int, read func() []byte) {
+	if !c.q.fits(n) {
+		c.overflow(fmt.Errorf("%w: a %d-byte message would pass the cap of %d", ErrRecvOverflow, n, c.q.maxCost))
+		return
+	}
+	c.push(read())
+}
+
+// push queues a received message; one past the queue's cap closes the conn.
+func (c *conn) push(m []byte) {
+	if err := c.q.push(m); errors.Is(err, ErrRecvOverflow) {
+		c.overflow(err)
+	}
+}
+
+// overflow closes the conn for a peer that sent more than the receive queue
+// may hold. Recv fails at once, and the queued messages are freed: they
+// came from a peer at fault.
+func (c *conn) overflow(err error) {
+	_ = c.shutdown(fmt.Errorf("%w: %w", ErrClosed, err), true)
+}
 
 // limitMessageSize lowers maxMsg to the peer's a=max-message-size.
 func (c *conn) limitMessageSize(remoteSDP string) {
@@ -233,7 +260,7 @@ func (c *conn) shutdown(cause error, local bool) error {
 	var err error
 	c.closeOnce.Do(func() {
 		c.cause, c.local = cause, local
-		c.q.close() // unblocks a read callback waiting for room
+		c.q.close(local) // unblocks a read callback waiting for room
 		close(c.done)
 		c.mu.Lock()
 		c.closed = true

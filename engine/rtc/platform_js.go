@@ -10,9 +10,10 @@ import (
 	"github.com/pion/webrtc/v3"
 )
 
-// recvQueueLimit is 0 in js: the receive queue is unbounded, because a
-// message callback that blocks deadlocks the wasm runtime. The peer protocol
-// bounds the data in flight.
+// recvQueueLimit is 0 in js: the receive queue never holds the callback,
+// because a message callback that blocks deadlocks the wasm runtime. It is
+// capped instead (Config.MaxRecvQueue): a peer that sends past the cap is
+// at fault and the conn closes.
 const recvQueueLimit = 0
 
 // platformReceives is true in js: the platform takes the channel's messages
@@ -36,10 +37,13 @@ type platform struct {
 
 	mu       sync.Mutex
 	channels []js.Value
-	adopted  js.Value // the channel whose messages go to push
+	adopted  js.Value // the channel whose messages go to recv
 }
 
-func newPlatform(pc *webrtc.PeerConnection, label string, push func([]byte)) *platform {
+// newPlatform returns the platform of pc. recv takes each message of the
+// adopted channel: its length, and a function that copies it into Go, which
+// recv calls only when it keeps the message.
+func newPlatform(pc *webrtc.PeerConnection, label string, recv func(n int, read func() []byte)) *platform {
 	p := &platform{pc: pc.JSValue(), label: label}
 	p.listener = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) > 0 {
@@ -49,12 +53,22 @@ func newPlatform(pc *webrtc.PeerConnection, label string, push func([]byte)) *pl
 	})
 	p.onMsg = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) > 0 {
-			push(messageBytes(args[0].Get("data")))
+			data := args[0].Get("data")
+			recv(messageLen(data), func() []byte { return messageBytes(data) })
 		}
 		return nil
 	})
 	p.pc.Call("addEventListener", "datachannel", p.listener)
 	return p
+}
+
+// messageLen is the length of a message's data, an ArrayBuffer or a string
+// (whose UTF-16 length bounds its UTF-8 length within a factor of 3).
+func messageLen(data js.Value) int {
+	if data.Type() == js.TypeString {
+		return 3 * data.Length()
+	}
+	return data.Get("byteLength").Int()
 }
 
 // messageBytes copies a message's data (an ArrayBuffer, as binaryType is

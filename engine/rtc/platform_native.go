@@ -17,7 +17,9 @@ type platform struct{}
 // OnMessage, in order, from its read loop.
 const platformReceives = false
 
-func newPlatform(*webrtc.PeerConnection, string, func([]byte)) *platform { return &platform{} }
+func newPlatform(*webrtc.PeerConnection, string, func(int, func() []byte)) *platform {
+	return &platform{}
+}
 
 // createDataChannel creates the offerer's data channel.
 func (*platform) createDataChannel(pc *webrtc.PeerConnection, label string, init *webrtc.DataChannelInit) (*webrtc.DataChannel, error) {

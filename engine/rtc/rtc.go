@@ -6,7 +6,9 @@
 // js build wraps the page's RTCPeerConnection. Natively, received messages go
 // to a bounded queue whose full state holds pion's read loop, so a slow reader
 // throttles the sender through SCTP flow control. In js a callback must never
-// block, so the queue grows; the peer protocol above bounds in-flight data.
+// block, so the queue grows, up to a cap (Config.MaxRecvQueue): a peer that
+// sends more than that ahead of its reader is at fault, and the conn closes
+// with ErrRecvOverflow, which the engine counts against the peer.
 package rtc
 
 import (
@@ -34,6 +36,11 @@ const (
 	// pion reads messages into a 65,535-byte buffer and a larger message
 	// kills the receiving channel, so no frame may exceed it.
 	DefaultMaxMessageSize = 65535
+	// DefaultMaxRecvQueue caps the bytes received and not yet read: 64
+	// messages of DefaultMaxMessageSize. The engine asks a peer for at most
+	// three pieces at a time (1.5 MiB at the default piece length), so an
+	// honest peer stays well below it.
+	DefaultMaxRecvQueue = 64 * DefaultMaxMessageSize
 )
 
 var (
@@ -43,7 +50,20 @@ var (
 	// ErrMessageTooLarge is wrapped by the error Send returns for a message
 	// larger than MaxMessageSize.
 	ErrMessageTooLarge = errors.New("rtc: message too large")
+	// ErrRecvOverflow is wrapped, with ErrClosed, by the errors of a Conn
+	// whose peer sent more than Config.MaxRecvQueue bytes ahead of Recv: the
+	// conn was closed. It has a method PeerFault reporting true: the error
+	// blames the peer, not the network.
+	ErrRecvOverflow error = peerFault("rtc: receive queue overflow")
 )
+
+// peerFault is an error that blames the remote peer.
+type peerFault string
+
+func (e peerFault) Error() string { return string(e) }
+
+// PeerFault reports that the peer broke a bound of the transport.
+func (peerFault) PeerFault() bool { return true }
 
 // Config configures a Connector. The zero value is usable.
 type Config struct {
@@ -66,6 +86,12 @@ type Config struct {
 	// MaxMessageSize caps outgoing messages (DefaultMaxMessageSize if 0). A
 	// peer's a=max-message-size from its SDP lowers it further.
 	MaxMessageSize int
+	// MaxRecvQueue caps the bytes (plus 64 per message) received and not
+	// yet read (DefaultMaxRecvQueue if 0). A message that would pass it
+	// closes the conn with ErrRecvOverflow. In js nothing else bounds the
+	// queue; natively the read loop waits at 1 MiB, so only a lower cap
+	// matters there.
+	MaxRecvQueue int
 }
 
 // Connector creates data channel connections from SDP offers and answers. It
@@ -100,6 +126,9 @@ func NewConnector(cfg Config) *Connector {
 	}
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.MaxRecvQueue <= 0 {
+		cfg.MaxRecvQueue = DefaultMaxRecvQueue
 	}
 	return &Connector{cfg: cfg}
 }

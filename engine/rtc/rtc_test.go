@@ -603,3 +603,39 @@ func TestVanishedPeerClosesConn(t *testing.T) {
 		t.Errorf("Send to a vanished peer = %v, want ErrClosed", err)
 	}
 }
+
+// TestRecvOverflowClosesConn has a peer send far more than the receiver's
+// MaxRecvQueue while nobody reads: the receiving conn closes with
+// ErrRecvOverflow (which blames the peer), frees what it queued, and the
+// sender's conn closes too.
+func TestRecvOverflowClosesConn(t *testing.T) {
+	const maxQueue = 256 << 10 // below the native 1 MiB at which the read loop waits
+	c1, c2 := connectors(t, rtc.Config{}, rtc.Config{MaxRecvQueue: maxQueue})
+	a, b := rtctest.Pair(t, c1, c2)
+	ctx := testCtx(t)
+	sent := make(chan error, 1)
+	go func() {
+		m := make([]byte, 16<<10)
+		for range 4 * maxQueue / len(m) {
+			if err := a.Send(ctx, m); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	rtc.WaitClosed(b)
+	_, err := b.Recv(ctx)
+	if !errors.Is(err, rtc.ErrRecvOverflow) || !errors.Is(err, rtc.ErrClosed) {
+		t.Fatalf("Recv after overflow = %v, want ErrRecvOverflow and ErrClosed", err)
+	}
+	var f interface{ PeerFault() bool }
+	if !errors.As(err, &f) || !f.PeerFault() {
+		t.Errorf("%v does not blame the peer", err)
+	}
+	if n := rtc.Queued(b); n != 0 {
+		t.Errorf("%d messages still queued after overflow", n)
+	}
+	t.Logf("Recv: %v; sender: %v", err, <-sent)
+	rtc.WaitClosed(a)
+}

@@ -7,7 +7,10 @@
 // wraps the browser's RTCPeerConnection).
 package transport
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Conn is an open, reliable, ordered message channel to one remote peer.
 // Implementations are safe for one concurrent sender and one concurrent
@@ -52,4 +55,19 @@ type Connector interface {
 	Offer(ctx context.Context) (Offer, error)
 	// Answer accepts a remote offer and gathers the answer completely.
 	Answer(ctx context.Context, offerSDP string) (Answer, error)
+}
+
+// PeerFault is implemented by the errors of a Conn that blame the remote
+// peer rather than the network: it broke a bound of the transport (sent more
+// than the receiver may be made to hold, say). The swarm bans such a peer.
+type PeerFault interface {
+	error
+	// PeerFault reports whether the error blames the peer.
+	PeerFault() bool
+}
+
+// IsPeerFault reports whether err, or an error it wraps, blames the peer.
+func IsPeerFault(err error) bool {
+	var f PeerFault
+	return errors.As(err, &f) && f.PeerFault()
 }
