@@ -63,6 +63,9 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("engine: peer id: %w", err)
 		}
 	}
+	if cfg.Hashes == nil && cfg.Validate == nil {
+		e.log.Warn("no hash source: bytes from peers are not verified against the origin's")
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.ev = newEmitter(cfg.OnEvent)
 	e.pool.e = e

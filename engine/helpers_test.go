@@ -224,7 +224,8 @@ func hashValidator(data []byte) engine.Validator {
 	for i := range sums {
 		sums[i] = sha256.Sum256(pieceOf(data, i))
 	}
-	return func(_ identity.Resource, i int, b []byte) error {
+	return func(p engine.PieceRef, b []byte) error {
+		i := p.Index
 		if i < 0 || i >= len(sums) {
 			return fmt.Errorf("piece %d out of range", i)
 		}
@@ -274,6 +275,13 @@ type fakePeer struct {
 // reader goroutine for every message from the engine. Either may be nil.
 func newFakePeer(t testing.TB, announce string, sw identity.Swarm, onOpen func(*fakePeer), onMessage func(*fakePeer, wire.Message)) *fakePeer {
 	t.Helper()
+	return newFakePeerWith(t, announce, sw, rtc.Config{API: rtctest.LoopbackAPI(t)}, onOpen, onMessage)
+}
+
+// newFakePeerWith is newFakePeer with its connections made by a connector
+// configured by rcfg (a fixed certificate, say).
+func newFakePeerWith(t testing.TB, announce string, sw identity.Swarm, rcfg rtc.Config, onOpen func(*fakePeer), onMessage func(*fakePeer, wire.Message)) *fakePeer {
+	t.Helper()
 	fp := &fakePeer{
 		t: t, sw: sw,
 		open: make(chan struct{}), failed: make(chan error, 1), readDone: make(chan struct{}),
@@ -284,7 +292,7 @@ func newFakePeer(t testing.TB, announce string, sw identity.Swarm, onOpen func(*
 		t.Fatal(err)
 	}
 	fp.ctx, fp.cancel = context.WithCancel(context.Background())
-	connector := rtc.NewConnector(rtc.Config{API: rtctest.LoopbackAPI(t)})
+	connector := rtc.NewConnector(rcfg)
 	responded := make(chan struct{}, 1)
 	ih := trackermsg.ID(sw.InfoHash)
 	tc, err := trackerclient.New(trackerclient.Config{URL: announce, PeerID: fp.id}, trackerclient.Events{

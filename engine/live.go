@@ -55,6 +55,24 @@ func (s *Swarm) LiveResource(ctx context.Context, name, url string, wait time.Du
 		s.mu.Unlock()
 		switch {
 		case untrusted:
+		case announced && s.e.cfg.Hashes != nil:
+			// What peers announce is a hint: the publisher's hashes say
+			// which version the origin has, and it is that one that is
+			// read, from the peers that hold it.
+			hctx, cancel := context.WithTimeout(ctx, s.e.cfg.HashTimeout)
+			l, err := s.e.cfg.Hashes.PieceHashes(hctx, url, s.id.PieceLength)
+			cancel()
+			if err != nil {
+				s.e.log.Warn("no hashes for an announced live segment: asking the origin", "url", url, "err", err)
+				break
+			}
+			r, err := s.resourceWith(name, url, identity.ResourceInfo{Size: l.Size, ETag: l.ETag, LastModified: l.LastModified}, l)
+			if err != nil {
+				return nil, err
+			}
+			r.SetLive(true)
+			s.kick()
+			return r, nil
 		case announced:
 			r, err := s.resourceWithInfo(name, url, info)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/identity"
+	"github.com/p2pmedia/p2pmedia/engine/piecehash"
 	"github.com/p2pmedia/p2pmedia/engine/wire"
 )
 
@@ -47,6 +48,10 @@ type Resource struct {
 	lastUsed  time.Time
 	headAt    time.Time
 	gone      bool
+
+	// hashes are the publisher's hashes of this version, nil without a
+	// hash source; set at creation.
+	hashes *hashes
 }
 
 // piece is a piece being read or fetched.
@@ -78,6 +83,8 @@ type piece struct {
 	// contributors are the peers whose bytes are in buf: the piece is
 	// validated before use when there are any.
 	contributors map[*peer]bool
+	// finisher is the peer whose download completed the piece, if one did.
+	finisher *peer
 }
 
 type source int
@@ -134,6 +141,12 @@ func (s *Swarm) ResourceWithInfo(name, url string, info identity.ResourceInfo) (
 }
 
 func (s *Swarm) resourceWithInfo(name, url string, info identity.ResourceInfo) (*Resource, error) {
+	return s.resourceWith(name, url, info, nil)
+}
+
+// resourceWith is resourceWithInfo with the publisher's hashes when the
+// caller has them already (nil: the hash source is asked, if any).
+func (s *Swarm) resourceWith(name, url string, info identity.ResourceInfo, known *piecehash.List) (*Resource, error) {
 	if err := info.Validate(); err != nil {
 		return nil, err
 	}
@@ -156,6 +169,14 @@ func (s *Swarm) resourceWithInfo(name, url string, info identity.ResourceInfo) (
 	}
 	r := &Resource{s: s, name: name, url: url, info: info, ref: ref, n: n, have: wire.NewBits(n), pieces: map[int]*piece{}, lastUsed: time.Now()}
 	s.resources[name] = r
+	switch {
+	case known != nil:
+		r.hashes = &hashes{done: make(chan struct{}), list: known, err: matchInfo(known, info, n)}
+		close(r.hashes.done)
+	case s.e.cfg.Hashes != nil:
+		r.hashes = &hashes{done: make(chan struct{})}
+		go s.fetchHashes(r)
+	}
 	return r, nil
 }
 

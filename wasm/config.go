@@ -35,6 +35,13 @@ type config struct {
 	minBuffer   int
 	logLevel    string
 	mediaElem   js.Value // an HTMLMediaElement, or undefined
+	// hashService is the base URL of the piece-hash service, if set.
+	hashService string
+	// hashListFn is a function(url) → the URL of url's hash list, if set.
+	hashListFn js.Value
+	// validatePiece is the site's function(info, bytes) → boolean or a
+	// promise of one, if set.
+	validatePiece js.Value
 }
 
 // parseConfig reads a WasmConfig. Values of the wrong type are errors
@@ -52,6 +59,25 @@ func parseConfig(v js.Value) (config, error) {
 		mediaElem:   js.Undefined(),
 		channelFn:   js.Undefined(),
 		pieceLength: 0,
+
+		hashListFn:    js.Undefined(),
+		validatePiece: js.Undefined(),
+	}
+	switch h := v.Get("hashSource"); h.Type() {
+	case js.TypeString:
+		c.hashService = h.String()
+	case js.TypeFunction:
+		c.hashListFn = h
+	case js.TypeUndefined, js.TypeNull:
+	default:
+		return config{}, errors.New("p2pmedia: hashSource must be a string or a function")
+	}
+	switch f := v.Get("validatePiece"); f.Type() {
+	case js.TypeFunction:
+		c.validatePiece = f
+	case js.TypeUndefined, js.TypeNull:
+	default:
+		return config{}, errors.New("p2pmedia: validatePiece must be a function")
 	}
 	switch ch := v.Get("channelId"); ch.Type() {
 	case js.TypeString:

@@ -115,6 +115,10 @@ func newWasmEngine(cfgV, emit js.Value) (*wasmEngine, error) {
 		OnEvent:        w.onEvent,
 		P2PDisabled:    !cfg.p2pEnabled,
 	}
+	ecfg.Hashes = w.hashSource(cfg)
+	if cfg.validatePiece.Type() == js.TypeFunction {
+		ecfg.Validate = w.validator(cfg.validatePiece)
+	}
 	if webRTCSupported() {
 		ecfg.Connector = rtc.NewConnector(rtc.Config{WebRTC: cfg.webRTC})
 	}

@@ -54,6 +54,8 @@ export const DEFAULT_DISK_CACHE_LIMIT = Object.freeze({ pc: 1500 * MiB, mobile: 
  * @typedef {'debug' | 'warn' | 'error' | 'none'} LogLevel
  * @typedef {'eu' | 'hk' | 'us'} TrackerZone
  * @typedef {(url: string) => string} ChannelIdFn
+ * @typedef {(url: string) => string | null} HashListFn
+ * @typedef {(piece: {url: string, index: number, start: number, end: number}, bytes: Uint8Array) => boolean | Promise<boolean>} ValidatePieceFn
  *
  * @typedef {object} Options the validated options, defaults filled in
  * @property {LogLevel} logLevel
@@ -73,6 +75,8 @@ export const DEFAULT_DISK_CACHE_LIMIT = Object.freeze({ pc: 1500 * MiB, mobile: 
  * @property {string | ChannelIdFn | undefined} channelId
  * @property {string | undefined} wasmBaseUrl
  * @property {string[]} allowedHosts origins (or bare hosts) whose media the service worker may proxy besides those registered by getProxiedUrl and manifests
+ * @property {string | HashListFn | undefined} hashSource the piece-hash service's base URL, or a function(url) returning the URL of url's hash list
+ * @property {ValidatePieceFn | undefined} validatePiece the site's check of each piece that came from peers
  * @property {((totalP2PDownloaded: number, totalP2PUploaded: number, totalHTTPDownloaded: number, p2pDownloadSpeed: number) => void) | undefined} getStats
  * @property {((peerId: string) => void) | undefined} getPeerId
  * @property {((peers: any[]) => void) | undefined} getPeersInfo
@@ -228,6 +232,21 @@ const VALIDATORS = {
       return h;
     });
   },
+  hashSource(v) {
+    if (typeof v === 'function') return v;
+    if (typeof v !== 'string') throw typeError('hashSource', "the piece-hash service's base URL or a function(url) returning a hash list's URL", v);
+    let u;
+    try {
+      u = new URL(v);
+    } catch (_) {
+      u = null;
+    }
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash) {
+      throw rangeError('hashSource', 'an http(s) base URL without query', v);
+    }
+    return v;
+  },
+  validatePiece: callback('validatePiece'),
   getStats: callback('getStats'),
   getPeerId: callback('getPeerId'),
   getPeersInfo: callback('getPeersInfo'),
@@ -286,6 +305,8 @@ export function normalizeOptions(p2pConfig) {
     channelId: given.channelId,
     wasmBaseUrl: given.wasmBaseUrl,
     allowedHosts: given.allowedHosts || [],
+    hashSource: given.hashSource,
+    validatePiece: given.validatePiece,
     getStats: given.getStats,
     getPeerId: given.getPeerId,
     getPeersInfo: given.getPeersInfo,
@@ -305,6 +326,8 @@ export function normalizeOptions(p2pConfig) {
  * @property {number} minBufferCount
  * @property {LogLevel} logLevel
  * @property {HTMLMediaElement | null} mediaElem
+ * @property {string | HashListFn} [hashSource]
+ * @property {ValidatePieceFn} [validatePiece]
  */
 
 /**
@@ -330,7 +353,32 @@ export function toWasmConfig(o, env) {
   if (o.token !== undefined) cfg.token = o.token;
   if (typeof o.channelId === 'function') cfg.channelId = safeChannelId(o.channelId, env.report);
   else if (o.channelId !== undefined) cfg.channelId = o.channelId;
+  if (typeof o.hashSource === 'function') cfg.hashSource = safeHashList(o.hashSource, env.report);
+  else if (o.hashSource !== undefined) cfg.hashSource = o.hashSource;
+  if (o.validatePiece !== undefined) cfg.validatePiece = o.validatePiece;
   return cfg;
+}
+
+/**
+ * Wraps a site's hashSource function so that it never throws into the wasm:
+ * when it throws or returns anything but a URL string or null, the error is
+ * reported and the media has no hash list (its pieces come over HTTP).
+ * @param {HashListFn} fn
+ * @param {(err: unknown) => void} [report]
+ * @returns {HashListFn}
+ */
+export function safeHashList(fn, report) {
+  return (url) => {
+    try {
+      const u = fn(url);
+      if (u === null || u === undefined) return null;
+      if (typeof u === 'string' && u !== '') return new URL(u, globalThis.location ? globalThis.location.href : undefined).href;
+      throw new TypeError(`P2PEngineMedia: option "hashSource" returned ${describe(u)} for ${url}, not a URL or null`);
+    } catch (err) {
+      if (report) report(err);
+    }
+    return null;
+  };
 }
 
 /**

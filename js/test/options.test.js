@@ -175,7 +175,13 @@ const table = [
       [['http://'], RangeError],
     ],
   },
-  ...['getStats', 'getPeerId', 'getPeersInfo'].map((name) => ({
+  {
+    name: 'hashSource',
+    def: undefined,
+    valid: [['https://hashes.example.com', 'https://hashes.example.com'], ['http://127.0.0.1:8081/h/', 'http://127.0.0.1:8081/h/'], [fn, fn]],
+    invalid: [['', RangeError], ['hashes.example.com', RangeError], ['https://h.example.com/?x=1', RangeError], ['ftp://h.example.com', RangeError], [5, TypeError], [{}, TypeError]],
+  },
+  ...['validatePiece', 'getStats', 'getPeerId', 'getPeersInfo'].map((name) => ({
     name,
     def: undefined,
     valid: [[fn, fn]],
@@ -328,6 +334,23 @@ test('toWasmConfig builds the config of newEngine', () => {
   assert.equal(bare.diskCacheLimit, 1500 * MiB);
   assert.equal(bare.pieceLength, 512 * 1024);
   assert.equal(bare.logLevel, 'error');
+});
+
+test('toWasmConfig passes the hash source and the piece check', () => {
+  const validatePiece = () => true;
+  const cfg = toWasmConfig(normalizeOptions({ hashSource: 'https://hashes.example.com', validatePiece }).options, { mobile: false, mediaElem: null, p2pEnabled: true });
+  assert.equal(cfg.hashSource, 'https://hashes.example.com');
+  assert.equal(cfg.validatePiece, validatePiece);
+  const errors = [];
+  const lists = toWasmConfig(normalizeOptions({
+    hashSource: (url) => (url.endsWith('.mp4') ? url + '.hashes.json' : url.endsWith('.bad') ? 7 : null),
+  }).options, { mobile: false, mediaElem: null, p2pEnabled: true, report: (e) => errors.push(e) });
+  const list = /** @type {(u: string) => string | null} */ (lists.hashSource);
+  assert.equal(list('https://cdn.example.com/a.mp4'), 'https://cdn.example.com/a.mp4.hashes.json');
+  assert.equal(list('https://cdn.example.com/a.ts'), null);
+  assert.equal(list('https://cdn.example.com/a.bad'), null);
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /hashSource/);
 });
 
 test('a channelId function never throws into the wasm', () => {

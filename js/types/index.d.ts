@@ -127,6 +127,27 @@ export interface P2PConfig {
    */
   allowedHosts?: string[];
   /**
+   * Where the publisher's piece hashes come from: the base URL of a
+   * piece-hash service (`p2pmedia hashes`, or its Cloudflare Workers build),
+   * or a function of the media URL returning the URL of its hash list (the
+   * JSON `p2pmedia hash` writes), or null for none. With it, no byte from a
+   * peer reaches the player before its piece matched its hash; a peer that
+   * sends a bad piece is banned (a `PEER_EXPT` exception).
+   * @default none: bytes from peers are not verified
+   */
+  hashSource?: string | ((url: string) => string | null);
+  /**
+   * The site's own check of every piece that came from peers, called with
+   * the piece's URL and byte range and a copy of its bytes: `true` (or a
+   * promise of it, within 5 s) accepts it; anything else refuses it, and
+   * the peer that sent it is banned.
+   * @default none
+   */
+  validatePiece?: (
+    piece: { url: string; index: number; start: number; end: number },
+    bytes: Uint8Array,
+  ) => boolean | Promise<boolean>;
+  /**
    * Called with the running totals whenever the engine reports stats
    * (the same values as the `stats` event).
    * @param totalP2PDownloaded KB received from peers

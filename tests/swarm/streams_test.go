@@ -109,7 +109,7 @@ func readSegments(ctx context.Context, t *testing.T, e *engine.Engine, o *stream
 		var got []byte
 		for p := range r.PieceCount() {
 			// A far deadline: a peer that holds the piece is preferred.
-			b, err := r.ReadPiece(ctx, p, time.Now().Add(10*time.Second))
+			b, err := r.ReadPiece(ctx, p, time.Now().Add(5*time.Second))
 			if err != nil {
 				t.Fatalf("%s: segment %d piece %d: %v", ch, i+1, p, err)
 			}

@@ -409,3 +409,31 @@ func (b *body) Close() error {
 	}
 	return nil
 }
+
+// Get fetches a document with GET, through the browser's HTTP cache (the
+// piece-hash service's answers are cacheable), and returns its status and
+// body, which may be at most max bytes.
+func (f *Fetcher) Get(ctx context.Context, url string, max int) (int, []byte, error) {
+	resp, err := f.doCache(ctx, "GET", url, "", "default")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.abort()
+	if n := resp.contentLength(); n > int64(max) {
+		return 0, nil, fmt.Errorf("jsfetch: GET %s: %d bytes, more than %d", url, n, max)
+	}
+	p, err := jsutil.Call(resp.v, "arrayBuffer")
+	if err == nil {
+		p, err = jsutil.Await(ctx, p)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("jsfetch: GET %s: reading the body: %w", url, err)
+	}
+	n := p.Get("byteLength").Int()
+	if n > max {
+		return 0, nil, fmt.Errorf("jsfetch: GET %s: %d bytes, more than %d", url, n, max)
+	}
+	b := make([]byte, n)
+	js.CopyBytesToGo(b, js.Global().Get("Uint8Array").New(p))
+	return resp.status(), b, nil
+}

@@ -1,0 +1,73 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall/js"
+	"time"
+
+	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/engine/hashsource"
+	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+)
+
+// validateTimeout bounds a validatePiece call; a piece it has not accepted
+// by then is refused.
+const validateTimeout = 5 * time.Second
+
+// hashSource is the engine's hash source of the hashSource option: the
+// piece-hash service at a base URL, or the hash list a site's function
+// names for each media URL; nil without the option.
+func (w *wasmEngine) hashSource(cfg config) engine.HashSource {
+	switch {
+	case cfg.hashService != "":
+		return &hashsource.Service{Base: cfg.hashService, Get: w.fetcher}
+	case cfg.hashListFn.Type() == js.TypeFunction:
+		fn := cfg.hashListFn
+		return &hashsource.Lists{Get: w.fetcher, URL: func(mediaURL string) (string, error) {
+			r, err := callFn(fn, mediaURL)
+			if err != nil {
+				return "", fmt.Errorf("option \"hashSource\": %w", err)
+			}
+			switch r.Type() {
+			case js.TypeString:
+				return r.String(), nil
+			case js.TypeUndefined, js.TypeNull:
+				return "", nil
+			}
+			return "", errors.New("option \"hashSource\" returned neither a URL nor null")
+		}}
+	}
+	return nil
+}
+
+// validator is the engine's Validate of the validatePiece option: the
+// site's function gets {url, index, start, end} and a copy of the piece,
+// and accepts it by returning (or resolving to) true.
+func (w *wasmEngine) validator(fn js.Value) engine.Validator {
+	return func(p engine.PieceRef, data []byte) error {
+		info := map[string]any{"url": p.URL, "index": p.Index, "start": p.Start, "end": p.End}
+		r, err := callFn(fn, info, jsutil.Uint8Array(data))
+		if err == nil && r.InstanceOf(js.Global().Get("Promise")) {
+			ctx, cancel := context.WithTimeout(w.ctx, validateTimeout)
+			r, err = jsutil.Await(ctx, r)
+			cancel()
+		}
+		switch {
+		case err != nil:
+			return fmt.Errorf("validatePiece failed: %w", err)
+		case !(r.Type() == js.TypeBoolean && r.Bool()):
+			return errors.New("validatePiece refused it")
+		}
+		return nil
+	}
+}
+
+// callFn calls a site's function, turning a throw into an error.
+func callFn(fn js.Value, args ...any) (v js.Value, err error) {
+	err = jsutil.Try(func() { v = fn.Invoke(args...) })
+	return v, err
+}
