@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
+	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/coder/websocket"
@@ -14,8 +18,10 @@ import (
 )
 
 var (
-	errSlowReader = errors.New("client does not read its messages fast enough")
-	errFinished   = errors.New("connection finished")
+	errSlowReader    = errors.New("client does not read its messages fast enough")
+	errFinished      = errors.New("connection finished")
+	errTooManyBad    = errors.New("too many malformed messages")
+	errAnnouncesFast = errors.New("announcing too fast for too long")
 )
 
 // conn is one client's WebSocket connection.
@@ -37,6 +43,13 @@ type conn struct {
 
 	peers map[trackermsg.ID]*peer // this connection's peer in each swarm, by info hash; guarded by srv.mu
 	bad   int                     // malformed messages so far; reader goroutine only
+
+	// announces limits the announces; refusals the announces refused by
+	// it, beyond which the connection is closed. Reader goroutine only.
+	announces, refusals tokenBucket
+
+	probing bool           // a ping to this connection is out; guarded by srv.mu
+	probes  sync.WaitGroup // that ping's goroutine
 }
 
 // serveWebSocket runs one tracker connection until it ends.
@@ -52,11 +65,22 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	defer s.handlers.Done()
 
 	if !s.admit() {
+		s.connsRefused.Add(1)
 		s.log.Warn("connection refused: too many connections", "remote", r.RemoteAddr, "max_conns", s.cfg.MaxConns)
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.admitted.Add(-1)
+
+	addr := clientAddr(r, s.cfg.TrustProxy)
+	key := addrKey(addr)
+	if !s.admitAddr(key) {
+		s.connsRefused.Add(1)
+		s.log.Warn("connection refused: too many connections from one address", "remote", r.RemoteAddr, "addr", addr, "max_conns_per_addr", s.cfg.MaxConnsPerAddr)
+		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
+		return
+	}
+	defer s.releaseAddr(key)
 
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// A public tracker serves pages of every origin, like the other
@@ -70,16 +94,22 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(trackermsg.MaxMessageSize)
 
 	ctx, cancel := context.WithCancelCause(context.Background())
+	log := s.log.With("conn", s.nextID.Add(1), "remote", r.RemoteAddr)
+	if s.cfg.TrustProxy {
+		log = log.With("addr", addr)
+	}
 	c := &conn{
-		srv:    s,
-		ws:     ws,
-		log:    s.log.With("conn", s.nextID.Add(1), "remote", r.RemoteAddr),
-		ctx:    ctx,
-		cancel: cancel,
-		out:    make(chan []byte, s.cfg.WriteQueue),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		peers:  make(map[trackermsg.ID]*peer),
+		srv:       s,
+		ws:        ws,
+		log:       log,
+		ctx:       ctx,
+		cancel:    cancel,
+		out:       make(chan []byte, s.cfg.WriteQueue),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		peers:     make(map[trackermsg.ID]*peer),
+		announces: newTokenBucket(s.cfg.AnnounceRate, s.cfg.AnnounceBurst),
+		refusals:  newTokenBucket(s.cfg.AnnounceRate, min(s.cfg.AnnounceBurst, math.MaxInt/refusalBurstFactor)*refusalBurstFactor),
 	}
 	defer cancel(errFinished)
 
@@ -105,6 +135,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	} else {
 		_ = ws.CloseNow()
 	}
+	cancel(errFinished)
+	c.probes.Wait()
 	c.log.Debug("connection closed", "cause", cause)
 }
 
@@ -120,6 +152,64 @@ func (s *Server) admit() bool {
 			return true
 		}
 	}
+}
+
+// admitAddr counts a new connection from address key against
+// MaxConnsPerAddr, or reports false when that address has no room.
+func (s *Server) admitAddr(key netip.Addr) bool {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	if s.perAddr[key] >= s.cfg.MaxConnsPerAddr {
+		return false
+	}
+	s.perAddr[key]++
+	return true
+}
+
+// releaseAddr uncounts a connection from address key.
+func (s *Server) releaseAddr(key netip.Addr) {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	if s.perAddr[key]--; s.perAddr[key] <= 0 {
+		delete(s.perAddr, key)
+	}
+}
+
+// probeLocked checks, unless a check is under way, that c is still there:
+// it pings c, and disconnects it when no pong comes within ProbeTimeout.
+// Called when another connection claims a peer id that c holds: a client
+// that dropped its socket without closing it (a laptop changing networks)
+// would otherwise keep its ids from its own next connection until they
+// expire (PeerTimeout). A live client answers pings by itself (browsers do,
+// and every WebSocket library while it reads), so a claim never takes an id
+// from one.
+//
+// c holds a peer, so it is not unregistered yet, and the probes.Add below
+// happens before serveWebSocket waits for probes.
+func (c *conn) probeLocked() {
+	if c.probing {
+		return
+	}
+	c.probing = true
+	c.probes.Add(1)
+	go func() {
+		defer c.probes.Done()
+		timeout := c.srv.cfg.ProbeTimeout
+		ctx, cancel := context.WithTimeout(c.ctx, timeout)
+		err := c.ws.Ping(ctx)
+		cancel()
+		c.srv.mu.Lock()
+		c.probing = false
+		c.srv.mu.Unlock()
+		switch {
+		case err == nil:
+			c.srv.holderPongs.Add(1)
+		case c.ctx.Err() == nil && !errors.Is(err, net.ErrClosed):
+			c.srv.holdersGone.Add(1)
+			c.log.Info("disconnecting a client that does not answer pings", "timeout", timeout, "err", err)
+			c.cancel(fmt.Errorf("no pong within %v: %w", timeout, err))
+		}
+	}()
 }
 
 // readLoop handles the client's messages until the connection fails, goes
@@ -150,9 +240,9 @@ func (c *conn) readLoop() (code websocket.StatusCode, reason string, cause error
 			return 0, "", cause
 		}
 		s.messagesIn.Add(1)
-		if !s.handle(c, data) {
-			c.log.Warn("closing connection: too many malformed messages", "bad_messages", c.bad)
-			return websocket.StatusPolicyViolation, "too many malformed messages", errors.New("too many malformed messages")
+		if err := s.handle(c, data); err != nil {
+			c.log.Warn("closing connection", "reason", err, "bad_messages", c.bad)
+			return websocket.StatusPolicyViolation, err.Error(), err
 		}
 	}
 }

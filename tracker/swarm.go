@@ -111,16 +111,24 @@ type delivery struct {
 	msg *trackermsg.Message
 }
 
-// handle processes one message from c. It returns false when c has sent too
-// many malformed messages and must be closed.
-func (s *Server) handle(c *conn, data []byte) bool {
+// reasonAnswerNotMember refuses an answer from outside the swarm: relaying it
+// would let anyone speak for a member.
+const reasonAnswerNotMember = "answer from a connection that has not announced in this swarm"
+
+// reasonTooFast starts the failure reason of an announce beyond the
+// connection's rate.
+const reasonTooFast = "announcing too fast"
+
+// handle processes one message from c. It returns an error when c must be
+// closed for misbehaving.
+func (s *Server) handle(c *conn, data []byte) error {
 	m, err := trackermsg.Decode(data)
 	if err != nil {
 		return s.reject(c, data, err)
 	}
 	switch m.Kind() {
 	case trackermsg.KindAnnounce:
-		s.announce(c, m)
+		return s.announce(c, m)
 	case trackermsg.KindAnswer:
 		if m.ToPeerID == nil {
 			return s.reject(c, data, errors.New("answer without to_peer_id"))
@@ -131,19 +139,27 @@ func (s *Server) handle(c *conn, data []byte) bool {
 	default:
 		return s.reject(c, data, errors.New("unexpected message from a client"))
 	}
-	return true
+	return nil
 }
 
 // reject answers a malformed or unexpected message with a failure reason. It
-// returns false once c has sent more than MaxBadMessages of them.
-func (s *Server) reject(c *conn, data []byte, reason error) bool {
+// returns an error once c has sent more than MaxBadMessages of them.
+func (s *Server) reject(c *conn, data []byte, reason error) error {
 	c.bad++
 	s.badMessages.Add(1)
 	f := &trackermsg.Message{FailureReason: reason.Error()}
 	f.Action, f.InfoHash = guessContext(data)
 	c.log.Debug("rejected message", "reason", reason, "bad_messages", c.bad)
 	c.send(f)
-	return c.bad <= s.cfg.MaxBadMessages
+	if c.bad > s.cfg.MaxBadMessages {
+		return errTooManyBad
+	}
+	return nil
+}
+
+// refuse answers an announce or answer of swarm ih with a failure reason.
+func (c *conn) refuse(ih trackermsg.ID, reason string) {
+	c.send(&trackermsg.Message{Action: trackermsg.ActionAnnounce, InfoHash: &ih, FailureReason: reason})
 }
 
 // guessContext recovers, as far as possible, the action and info hash of a
@@ -168,10 +184,30 @@ func guessContext(data []byte) (string, *trackermsg.ID) {
 }
 
 // announce joins, updates or leaves a swarm, answers with the swarm's counts
-// and relays the announce's offers to other peers of the swarm.
-func (s *Server) announce(c *conn, m *trackermsg.Message) {
+// and relays the announce's offers to other peers of the swarm. An announce
+// beyond c's rate, or under a peer id another connection holds in the
+// swarm, is refused with a failure reason and changes nothing. It returns an
+// error when c must be closed for announcing too fast for too long.
+func (s *Server) announce(c *conn, m *trackermsg.Message) error {
 	ih, pid := *m.InfoHash, *m.PeerID
 	var out []delivery
+
+	if now := s.now(); !c.announces.allow(now) {
+		s.limited.Add(1)
+		// "stopped" only ever frees what c holds: refusing it would leave a
+		// peer that is gone in the swarm until it expires. It still counts
+		// against the refusals, so a flood of them ends the connection.
+		if m.Event != trackermsg.EventStopped {
+			c.log.Debug("announce refused: too fast", "info_hash", ih.String())
+			c.refuse(ih, fmt.Sprintf("%s (at most %d at once and %g per second)", reasonTooFast, s.cfg.AnnounceBurst, s.cfg.AnnounceRate))
+		}
+		if !c.refusals.allow(now) {
+			return errAnnouncesFast
+		}
+		if m.Event != trackermsg.EventStopped {
+			return nil
+		}
+	}
 
 	s.mu.Lock()
 	own := c.peers[ih]
@@ -183,7 +219,19 @@ func (s *Server) announce(c *conn, m *trackermsg.Message) {
 		s.mu.Unlock()
 		c.log.Debug("peer stopped", "info_hash", ih.String(), "peer_id", pid.String())
 		c.send(resp)
-		return
+		return nil
+	}
+	if sw := s.swarms[ih]; sw != nil {
+		if holder := sw.peers[pid]; holder != nil && holder.conn != c {
+			// The id is another connection's until it leaves. If that one
+			// is gone without closing, the probe finds out and frees it.
+			holder.conn.probeLocked()
+			s.mu.Unlock()
+			s.peerIDsRefused.Add(1)
+			c.log.Debug("announce refused: peer id held by another connection", "info_hash", ih.String(), "peer_id", pid.String())
+			c.refuse(ih, trackermsg.ReasonPeerIDInUse)
+			return nil
+		}
 	}
 	if own != nil && own.id != pid {
 		// The connection announces under a new peer id: the old one leaves.
@@ -194,19 +242,8 @@ func (s *Server) announce(c *conn, m *trackermsg.Message) {
 	if p == nil {
 		if len(c.peers) >= s.cfg.MaxSwarmsPerConn {
 			s.mu.Unlock()
-			c.send(&trackermsg.Message{
-				Action:        trackermsg.ActionAnnounce,
-				InfoHash:      &ih,
-				FailureReason: fmt.Sprintf("too many swarms on one connection (at most %d)", s.cfg.MaxSwarmsPerConn),
-			})
-			return
-		}
-		if sw := s.swarms[ih]; sw != nil {
-			if prev := sw.peers[pid]; prev != nil {
-				// The id is claimed by another connection: the latest wins.
-				c.log.Debug("peer id moved from another connection", "info_hash", ih.String(), "peer_id", pid.String())
-				s.removePeerLocked(prev)
-			}
+			c.refuse(ih, fmt.Sprintf("too many swarms on one connection (at most %d)", s.cfg.MaxSwarmsPerConn))
+			return nil
 		}
 		sw := s.swarms[ih]
 		if sw == nil {
@@ -256,6 +293,7 @@ func (s *Server) announce(c *conn, m *trackermsg.Message) {
 		}
 	}
 	c.send(resp)
+	return nil
 }
 
 // responseLocked returns the announce response for swarm ih.
@@ -274,24 +312,32 @@ func (s *Server) responseLocked(ih trackermsg.ID) *trackermsg.Message {
 	}
 }
 
-// answer routes an answer to the peer that made the offer. An answer to a
-// peer that is not in the swarm is dropped.
+// answer routes an answer to the peer that made the offer. Only a member of
+// the swarm answers, and always under the peer id it announced there; an
+// answer from a connection outside the swarm is refused with a failure
+// reason. An answer to a peer that is not in the swarm is dropped.
 func (s *Server) answer(c *conn, m *trackermsg.Message) {
 	ih, from := *m.InfoHash, *m.PeerID
 	var to *conn
 	s.mu.Lock()
-	if own := c.peers[ih]; own != nil {
-		// Speak for the peer this connection announced, whatever it claims.
+	own := c.peers[ih]
+	if own != nil {
+		// Speak for the peer this connection announced, whatever it
+		// claims: the id is never taken from the message.
 		from = own.id
 		own.lastSeen = time.Now()
-	}
-	if sw := s.swarms[ih]; sw != nil {
-		if p := sw.peers[*m.ToPeerID]; p != nil && p.conn != c {
+		if p := own.swarm.peers[*m.ToPeerID]; p != nil && p.conn != c {
 			to = p.conn
 		}
 	}
 	s.mu.Unlock()
 
+	if own == nil {
+		s.answersRefused.Add(1)
+		c.log.Debug("answer refused: not from a member of the swarm", "info_hash", ih.String(), "peer_id", from.String())
+		c.refuse(ih, reasonAnswerNotMember)
+		return
+	}
 	if to == nil {
 		s.answersDropped.Add(1)
 		c.log.Debug("answer to a peer not in the swarm dropped", "info_hash", ih.String(), "to_peer_id", m.ToPeerID.String())

@@ -11,12 +11,19 @@
 // takes longer than Config.WriteTimeout to accept one message, is
 // disconnected; it never slows down the others. When a connection ends, its
 // goroutines stop and its peers leave every swarm.
+//
+// A peer id is a claim, not an identity: in each swarm it belongs to the
+// connection that announced it until that connection sends "stopped" or
+// closes, and only that connection may announce, offer or answer under it
+// there. Strangers are confined further by a cap on the connections of one
+// address and a token bucket on each connection's announces.
 package tracker
 
 import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -37,7 +44,29 @@ const (
 	DefaultMaxOffersRelayed = trackermsg.MaxOffers
 	DefaultMaxConns         = 10000
 	DefaultMaxBadMessages   = 20
+	DefaultProbeTimeout     = 10 * time.Second
+
+	// DefaultMaxConnsPerAddr leaves room for a large office behind one NAT:
+	// a page holds one connection per tracker (two while reconnecting), and
+	// a viewer may have a few pages open.
+	DefaultMaxConnsPerAddr = 500
+
+	// DefaultAnnounceBurst and DefaultAnnounceRate never refuse the
+	// engine's client in DefaultMaxSwarmsPerConn swarms: on connecting it
+	// announces each swarm, then again with offers, and once more if the
+	// swarm grew meanwhile (the burst); after that, each swarm announces at
+	// most once per engine retry delay, two seconds, and otherwise once per
+	// interval (the rate).
+	DefaultAnnounceBurst = 4 * DefaultMaxSwarmsPerConn
+	DefaultAnnounceRate  = DefaultMaxSwarmsPerConn / 2 // per second
 )
+
+// refusalBurstFactor sets how many announces beyond the rate a connection
+// may have refused at once, as a multiple of AnnounceBurst, before it is
+// closed. Refusals earn their allowance back at AnnounceRate, so only a
+// client that keeps announcing at more than twice the rate is closed; an
+// engine joining MaxSwarmsPerConn swarms at once never is.
+const refusalBurstFactor = 4
 
 // maxScrapeAll bounds the swarms listed by a scrape without info_hash, which
 // keeps the reply well under trackermsg.MaxMessageSize.
@@ -74,6 +103,27 @@ type Config struct {
 	// connection may send in its lifetime, each answered with a failure
 	// reason; one more closes it with status 1008 (default 20).
 	MaxBadMessages int
+	// MaxConnsPerAddr bounds the open connections from one client address
+	// (an IPv6 /64 counts as one); more are refused with HTTP 429 (default
+	// 500).
+	MaxConnsPerAddr int
+	// AnnounceRate is how many announces per second one connection may send
+	// on average, and AnnounceBurst how many at once (defaults 32 and 256). An
+	// announce beyond them is answered with a failure reason and not
+	// applied; "stopped" is never refused. A connection that keeps sending
+	// more than twice the rate is closed with status 1008.
+	AnnounceRate  float64
+	AnnounceBurst int
+	// TrustProxy takes the client address from the last hop of
+	// X-Forwarded-For instead of the TCP peer, for a tracker behind a
+	// reverse proxy that sets it. Off, the header is ignored: any client
+	// could set it.
+	TrustProxy bool
+	// ProbeTimeout bounds the wait for the pong of the ping sent to a
+	// connection holding a peer id that another connection claims; one that
+	// does not answer is gone (a socket its client dropped without closing)
+	// and is disconnected, which frees the id (default 10 s).
+	ProbeTimeout time.Duration
 	// Logger receives structured logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -107,6 +157,18 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxBadMessages <= 0 {
 		cfg.MaxBadMessages = DefaultMaxBadMessages
 	}
+	if cfg.MaxConnsPerAddr <= 0 {
+		cfg.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
+	if cfg.AnnounceRate <= 0 {
+		cfg.AnnounceRate = DefaultAnnounceRate
+	}
+	if cfg.AnnounceBurst <= 0 {
+		cfg.AnnounceBurst = DefaultAnnounceBurst
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = DefaultProbeTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -132,6 +194,24 @@ type Stats struct {
 	AnswersRelayed uint64 `json:"answers_relayed"`
 	// AnswersDropped counts answers to a peer that is not in the swarm.
 	AnswersDropped uint64 `json:"answers_dropped"`
+	// AnswersRefused counts answers from a connection that has not
+	// announced in the answer's swarm.
+	AnswersRefused uint64 `json:"answers_refused"`
+	// PeerIDsRefused counts announces refused because another connection
+	// holds their peer_id in the swarm.
+	PeerIDsRefused uint64 `json:"peer_ids_refused"`
+	// HolderPongs counts pings to a connection holding a claimed peer id
+	// that it answered: it keeps the id.
+	HolderPongs uint64 `json:"holder_pongs"`
+	// HoldersGone counts such pings left unanswered: the connection was
+	// disconnected and its ids freed.
+	HoldersGone uint64 `json:"holders_gone"`
+	// AnnouncesLimited counts announces beyond the rate: refused, except
+	// "stopped".
+	AnnouncesLimited uint64 `json:"announces_limited"`
+	// ConnsRefused counts connections refused by MaxConns or
+	// MaxConnsPerAddr.
+	ConnsRefused uint64 `json:"conns_refused"`
 	// BadMessages counts malformed or unexpected messages.
 	BadMessages uint64 `json:"bad_messages"`
 	// SlowDisconnects counts clients disconnected for not reading fast enough.
@@ -153,6 +233,11 @@ type Server struct {
 	numPeers int
 	closed   bool
 
+	addrMu  sync.Mutex
+	perAddr map[netip.Addr]int // open connections by addrKey; guarded by addrMu
+
+	now func() time.Time // the clock of the announce rate limits
+
 	admitted atomic.Int64  // connections counted against MaxConns (Stats.Connections)
 	nextID   atomic.Uint64 // connection ids, for logs
 	handlers sync.WaitGroup
@@ -165,6 +250,12 @@ type Server struct {
 	offersRelayed   atomic.Uint64
 	answersRelayed  atomic.Uint64
 	answersDropped  atomic.Uint64
+	answersRefused  atomic.Uint64
+	peerIDsRefused  atomic.Uint64
+	holderPongs     atomic.Uint64
+	holdersGone     atomic.Uint64
+	limited         atomic.Uint64
+	connsRefused    atomic.Uint64
 	badMessages     atomic.Uint64
 	slowDisconnects atomic.Uint64
 }
@@ -172,6 +263,11 @@ type Server struct {
 // New returns a running Server configured by cfg. It starts a goroutine that
 // expires silent peers; Close stops it.
 func New(cfg Config) *Server {
+	return newServer(cfg, time.Now)
+}
+
+// newServer is New with the clock of the rate limits, which tests set.
+func newServer(cfg Config, now func() time.Time) *Server {
 	cfg = cfg.withDefaults()
 	interval := int(cfg.Interval.Round(time.Second) / time.Second)
 	if interval < 1 {
@@ -183,6 +279,8 @@ func New(cfg Config) *Server {
 		interval: interval,
 		swarms:   make(map[trackermsg.ID]*swarm),
 		conns:    make(map[*conn]struct{}),
+		perAddr:  make(map[netip.Addr]int),
+		now:      now,
 		stop:     make(chan struct{}),
 		swept:    make(chan struct{}),
 	}
@@ -216,6 +314,12 @@ func (s *Server) Stats() Stats {
 	st.OffersRelayed = s.offersRelayed.Load()
 	st.AnswersRelayed = s.answersRelayed.Load()
 	st.AnswersDropped = s.answersDropped.Load()
+	st.AnswersRefused = s.answersRefused.Load()
+	st.PeerIDsRefused = s.peerIDsRefused.Load()
+	st.HolderPongs = s.holderPongs.Load()
+	st.HoldersGone = s.holdersGone.Load()
+	st.AnnouncesLimited = s.limited.Load()
+	st.ConnsRefused = s.connsRefused.Load()
 	st.BadMessages = s.badMessages.Load()
 	st.SlowDisconnects = s.slowDisconnects.Load()
 	st.Goroutines = runtime.NumGoroutine()

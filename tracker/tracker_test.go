@@ -43,9 +43,22 @@ type testServer struct {
 	wsURL string
 }
 
+// Announce limits for tests that announce as fast as they can.
+const (
+	unlimitedRate  = 1e12
+	unlimitedBurst = 1 << 30
+)
+
 func newTestServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
-	srv := New(cfg)
+	return newTestServerClock(t, cfg, time.Now)
+}
+
+// newTestServerClock is newTestServer with now as the clock of the announce
+// rate limits.
+func newTestServerClock(t *testing.T, cfg Config, now func() time.Time) *testServer {
+	t.Helper()
+	srv := newServer(cfg, now)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
@@ -375,18 +388,59 @@ func TestAnswerRouting(t *testing.T) {
 		Action: trackermsg.ActionAnnounce, InfoHash: &ih, PeerID: &pb,
 		ToPeerID: ptr(id("nobody")), OfferID: off.OfferID, Answer: answer,
 	})
-	b.send(&trackermsg.Message{
-		Action: trackermsg.ActionAnnounce, InfoHash: ptr(id("other swarm")), PeerID: &pb,
-		ToPeerID: &pa, OfferID: off.OfferID, Answer: answer,
-	})
 	if msgs := b.sync(); len(msgs) != 0 {
 		t.Fatalf("answerer got %+v; answers get no reply", msgs[0])
 	}
 	if msgs := a.sync(); len(msgs) != 0 {
-		t.Fatalf("offerer got %+v from answers not meant for it", msgs[0])
+		t.Fatalf("offerer got %+v from an answer not meant for it", msgs[0])
 	}
-	if st := ts.Stats(); st.AnswersRelayed != 1 || st.AnswersDropped != 2 || st.BadMessages != 0 {
-		t.Fatalf("stats %+v, want 1 answer relayed, 2 dropped, no bad message", st)
+	if st := ts.Stats(); st.AnswersRelayed != 1 || st.AnswersDropped != 1 || st.AnswersRefused != 0 || st.BadMessages != 0 {
+		t.Fatalf("stats %+v, want 1 answer relayed, 1 dropped, none refused, no bad message", st)
+	}
+}
+
+// TestAnswerFromOutsideSwarmRefused checks that only a member of a swarm
+// answers into it: a connection that has not announced there, even one in
+// another swarm and naming a member's peer id, gets a failure reason, its
+// answer goes nowhere, and it and the swarm carry on.
+func TestAnswerFromOutsideSwarmRefused(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	ih, elsewhere := id("answered swarm"), id("elsewhere")
+	pa, pb := id("offerer"), id("member")
+	a, b, stranger := dial(t, ts.wsURL), dial(t, ts.wsURL), dial(t, ts.wsURL)
+	b.join(ih, pb, announceOpts{})
+	stranger.join(elsewhere, id("stranger"), announceOpts{})
+	offers := makeOffers("a", 1, 50)
+	a.join(ih, pa, announceOpts{offers: offers})
+	off := b.recv()
+	answer := &trackermsg.SDP{Type: "answer", SDP: "v=0\r\ns=forged\r\n"}
+
+	for _, from := range []trackermsg.ID{id("stranger"), pb} {
+		stranger.send(&trackermsg.Message{
+			Action: trackermsg.ActionAnnounce, InfoHash: &ih, PeerID: &from,
+			ToPeerID: &pa, OfferID: off.OfferID, Answer: answer,
+		})
+		m := stranger.recv()
+		if !m.IsFailure() || *m.InfoHash != ih || m.FailureReason != reasonAnswerNotMember {
+			t.Fatalf("answer from outside the swarm as %s: %+v, want the failure %q", from, m, reasonAnswerNotMember)
+		}
+	}
+	if msgs := a.sync(); len(msgs) != 0 {
+		t.Fatalf("offerer got %+v from outside the swarm", msgs[0])
+	}
+	// The member's own answer still goes through, and the stranger is
+	// still served.
+	real := &trackermsg.SDP{Type: "answer", SDP: "v=0\r\ns=real\r\n"}
+	b.send(&trackermsg.Message{
+		Action: trackermsg.ActionAnnounce, InfoHash: &ih, PeerID: &pb,
+		ToPeerID: &pa, OfferID: off.OfferID, Answer: real,
+	})
+	if got := a.recv(); got.Kind() != trackermsg.KindAnswer || *got.PeerID != pb || *got.Answer != *real {
+		t.Fatalf("offerer got %+v, want the member's answer", got)
+	}
+	stranger.join(elsewhere, id("stranger"), announceOpts{})
+	if st := ts.Stats(); st.AnswersRefused != 2 || st.AnswersRelayed != 1 || st.BadMessages != 0 || st.Connections != 3 {
+		t.Fatalf("stats %+v, want 2 answers refused, 1 relayed, no bad message, 3 connections", st)
 	}
 }
 
@@ -561,30 +615,101 @@ func TestMessageSizeLimit(t *testing.T) {
 	waitFor(t, "the connection to go", func() bool { return ts.Stats().Connections == 0 })
 }
 
-func TestLatestPeerIDWins(t *testing.T) {
-	ts := newTestServer(t, Config{})
+// TestPeerIDBoundToConnection checks that a peer id belongs to the
+// connection that announced it in a swarm until that connection stops or
+// closes: another connection claiming it is refused and changes nothing.
+func TestPeerIDBoundToConnection(t *testing.T) {
+	// The holders read only now and then: no probe may end them here.
+	ts := newTestServer(t, Config{ProbeTimeout: time.Hour})
 	ih, p, q := id("w"), id("contested"), id("q")
-	old, cur, other := dial(t, ts.wsURL), dial(t, ts.wsURL), dial(t, ts.wsURL)
-	old.join(ih, p, announceOpts{})
-	if r := cur.join(ih, p, announceOpts{}); counts(r) != [2]int{0, 1} {
-		t.Fatalf("takeover counts %v, want [0 1]", counts(r))
+	holder, thief, other := dial(t, ts.wsURL), dial(t, ts.wsURL), dial(t, ts.wsURL)
+	holder.join(ih, p, announceOpts{})
+	other.join(ih, q, announceOpts{})
+
+	refused := func(what string) {
+		t.Helper()
+		thief.announce(ih, p, announceOpts{offers: makeOffers("thief", 2, 10)})
+		m := thief.recv()
+		if !m.IsFailure() || *m.InfoHash != ih || m.FailureReason != trackermsg.ReasonPeerIDInUse {
+			t.Fatalf("%s: claim answered with %+v, want the failure %q", what, m, trackermsg.ReasonPeerIDInUse)
+		}
 	}
+	refused("while the holder is in")
+	thief.send(&trackermsg.Message{Action: trackermsg.ActionAnnounce, InfoHash: &ih, PeerID: &p, Event: trackermsg.EventStopped})
+	thief.recv()
+	refused("after stopping an id it does not hold")
+	if msgs := other.sync(); len(msgs) != 0 {
+		t.Fatalf("a refused claim relayed %+v", msgs[0])
+	}
+	// The holder keeps the id and its offers.
 	other.join(ih, q, announceOpts{offers: makeOffers("q", 5, 10)})
-	if msgs := old.sync(); len(msgs) != 0 {
-		t.Fatalf("old connection got %+v", msgs[0])
+	if msgs := holder.sync(); len(msgs) != 1 || msgs[0].Kind() != trackermsg.KindRelayedOffer {
+		t.Fatalf("holder got %v, want one offer", msgs)
 	}
-	if msgs := cur.sync(); len(msgs) != 1 || msgs[0].Kind() != trackermsg.KindRelayedOffer {
-		t.Fatalf("current connection got %v, want one offer", msgs)
+	if msgs := thief.sync(); len(msgs) != 0 {
+		t.Fatalf("thief got %+v", msgs[0])
 	}
-	// The old connection leaving does not take the peer id with it.
-	_ = old.ws.CloseNow()
-	waitFor(t, "the old connection to go", func() bool { return ts.Stats().Connections == 2 })
-	if r := other.join(ih, q, announceOpts{}); counts(r) != [2]int{0, 2} {
-		t.Fatalf("after the old connection left: counts %v, want [0 2]", counts(r))
+	if st := ts.Stats(); st.PeerIDsRefused != 2 || st.Peers != 2 || st.Connections != 3 || st.BadMessages != 0 {
+		t.Fatalf("stats %+v, want 2 claims refused, 2 peers, 3 connections", st)
 	}
-	// The same connection re-announcing under a new peer id replaces its old one.
-	if r := cur.join(ih, id("renamed"), announceOpts{}); counts(r) != [2]int{0, 2} {
+
+	// Stopped frees it: the next claim succeeds.
+	holder.join(ih, p, announceOpts{event: trackermsg.EventStopped})
+	if r := thief.join(ih, p, announceOpts{}); counts(r) != [2]int{0, 2} {
+		t.Fatalf("claim after stopped: counts %v, want [0 2]", counts(r))
+	}
+	// Closing frees it too.
+	_ = thief.ws.CloseNow()
+	waitFor(t, "the new holder to go", func() bool { return ts.Stats().Connections == 2 })
+	if r := holder.join(ih, p, announceOpts{}); counts(r) != [2]int{0, 2} {
+		t.Fatalf("claim after close: counts %v, want [0 2]", counts(r))
+	}
+	// The same connection re-announcing under a new peer id replaces its
+	// old one, which is free for others then.
+	if r := holder.join(ih, id("renamed"), announceOpts{}); counts(r) != [2]int{0, 2} {
 		t.Fatalf("after renaming: counts %v, want [0 2]", counts(r))
+	}
+	if r := other.join(ih, p, announceOpts{}); counts(r) != [2]int{0, 2} {
+		t.Fatalf("the renamed-from id: counts %v, want [0 2] (other moved to it)", counts(r))
+	}
+}
+
+// TestProbeFreesVanishedHolder checks what a claim does to the holder: one
+// that answers the tracker's ping keeps its id; one that does not (a socket
+// its client dropped without closing) is disconnected, and the id is free.
+func TestProbeFreesVanishedHolder(t *testing.T) {
+	ts := newTestServer(t, Config{ProbeTimeout: 200 * time.Millisecond})
+	ih, p := id("probe swarm"), id("probed")
+	live, claimant := dial(t, ts.wsURL), dial(t, ts.wsURL)
+	live.join(ih, p, announceOpts{})
+	claimant.announce(ih, p, announceOpts{})
+	if m := claimant.recv(); m.FailureReason != trackermsg.ReasonPeerIDInUse {
+		t.Fatalf("claim answered with %+v, want a refusal", m)
+	}
+	// A reading client answers pings.
+	waitFor(t, "the live holder's pong", func() bool {
+		live.sync()
+		return ts.Stats().HolderPongs == 1
+	})
+	if st := ts.Stats(); st.HoldersGone != 0 || st.Peers != 1 || st.Connections != 2 {
+		t.Fatalf("stats %+v: the live holder must keep its id", st)
+	}
+	live.join(ih, p, announceOpts{})
+
+	// This one never reads again, so its pong never comes.
+	vanished := dial(t, ts.wsURL)
+	q := id("vanished")
+	vanished.join(ih, q, announceOpts{})
+	claimant.announce(ih, q, announceOpts{})
+	if m := claimant.recv(); m.FailureReason != trackermsg.ReasonPeerIDInUse {
+		t.Fatalf("claim answered with %+v, want a refusal", m)
+	}
+	waitFor(t, "the vanished holder to be disconnected", func() bool {
+		st := ts.Stats()
+		return st.HoldersGone == 1 && st.Connections == 2 && st.Peers == 1
+	})
+	if r := claimant.join(ih, q, announceOpts{}); counts(r) != [2]int{0, 2} {
+		t.Fatalf("claim after the holder vanished: counts %v, want [0 2]", counts(r))
 	}
 }
 
@@ -618,6 +743,160 @@ func TestMaxConns(t *testing.T) {
 	_ = a.ws.CloseNow()
 	waitFor(t, "a slot to free up", func() bool { return ts.Stats().Connections == 1 })
 	dial(t, ts.wsURL).join(id("s"), id("p"), announceOpts{})
+}
+
+// fakeClock is a clock that moves only when told.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestMaxConnsPerAddr checks the cap on one address's connections: one more
+// gets HTTP 429, the connections already open and other addresses carry on,
+// and a closed connection makes room.
+func TestMaxConnsPerAddr(t *testing.T) {
+	ts := newTestServer(t, Config{MaxConnsPerAddr: 2})
+	ih := id("office")
+	a, b := dial(t, ts.wsURL), dial(t, ts.wsURL)
+	a.join(ih, id("a"), announceOpts{})
+	if c, err := tryDial(ts.wsURL, nil); err == nil {
+		_ = c.CloseNow()
+		t.Fatal("third connection from one address accepted, want refused")
+	} else if !strings.Contains(err.Error(), "429") {
+		t.Fatalf("third connection: %v, want HTTP 429", err)
+	}
+	if r := b.join(ih, id("b"), announceOpts{}); counts(r) != [2]int{0, 2} {
+		t.Fatalf("an open connection after the refusal: counts %v, want [0 2]", counts(r))
+	}
+	if st := ts.Stats(); st.ConnsRefused != 1 || st.Connections != 2 {
+		t.Fatalf("stats %+v, want 1 connection refused, 2 open", st)
+	}
+	_ = a.ws.CloseNow()
+	waitFor(t, "a slot to free up", func() bool { return ts.Stats().Connections == 1 })
+	dial(t, ts.wsURL).join(ih, id("a"), announceOpts{})
+}
+
+// TestMaxConnsPerAddrBehindProxy checks that with TrustProxy the cap counts
+// the address the proxy saw, and that without it the header counts for
+// nothing.
+func TestMaxConnsPerAddrBehindProxy(t *testing.T) {
+	dialFrom := func(url, xff string) (*websocket.Conn, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": []string{xff}}})
+		return ws, err
+	}
+	for _, trust := range []bool{true, false} {
+		t.Run(fmt.Sprint("trust ", trust), func(t *testing.T) {
+			ts := newTestServer(t, Config{MaxConnsPerAddr: 1, TrustProxy: trust})
+			first, err := dialFrom(ts.wsURL, "198.51.100.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer first.CloseNow()
+			second, err := dialFrom(ts.wsURL, "spoofed, 198.51.100.2")
+			if trust != (err == nil) {
+				t.Fatalf("a second address through the proxy: %v", err)
+			}
+			if err == nil {
+				defer second.CloseNow()
+			}
+			if _, err := dialFrom(ts.wsURL, "198.51.100.1"); err == nil || !strings.Contains(err.Error(), "429") {
+				t.Fatalf("the first address again: %v, want HTTP 429", err)
+			}
+		})
+	}
+}
+
+// TestAnnounceRateLimit crosses the announce rate of one connection: the
+// announce beyond it gets a failure reason and changes nothing, the
+// connection and the other peers carry on, "stopped" still goes through, and
+// the bucket refills with time.
+func TestAnnounceRateLimit(t *testing.T) {
+	clock := newFakeClock()
+	ts := newTestServerClock(t, Config{AnnounceRate: 1, AnnounceBurst: 3}, clock.Now)
+	ih := id("rate swarm")
+	fast, other := dial(t, ts.wsURL), dial(t, ts.wsURL)
+	other.join(ih, id("other"), announceOpts{})
+	for range 3 {
+		fast.join(ih, id("fast"), announceOpts{})
+	}
+	fast.announce(ih, id("fast"), announceOpts{offers: makeOffers("over", 1, 10)})
+	m := fast.recv()
+	if !m.IsFailure() || *m.InfoHash != ih || !strings.HasPrefix(m.FailureReason, reasonTooFast) {
+		t.Fatalf("announce beyond the rate: %+v, want a failure %q", m, reasonTooFast)
+	}
+	if msgs := other.sync(); len(msgs) != 0 {
+		t.Fatalf("a refused announce relayed %+v", msgs[0])
+	}
+	// Another connection has its own bucket.
+	other.join(ih, id("other"), announceOpts{})
+	// The refused connection is still in the swarm and gets offers.
+	other.join(ih, id("other"), announceOpts{offers: makeOffers("to fast", 1, 10)})
+	if msgs := fast.sync(); len(msgs) != 1 || msgs[0].Kind() != trackermsg.KindRelayedOffer {
+		t.Fatalf("the limited connection got %v, want one offer", msgs)
+	}
+	clock.Advance(time.Second)
+	fast.join(ih, id("fast"), announceOpts{})
+	// "stopped" is applied beyond the rate.
+	if r := fast.join(ih, id("fast"), announceOpts{event: trackermsg.EventStopped}); counts(r) != [2]int{0, 1} {
+		t.Fatalf("stopped beyond the rate: counts %v, want [0 1]", counts(r))
+	}
+	if st := ts.Stats(); st.AnnouncesLimited != 2 || st.Connections != 2 || st.BadMessages != 0 {
+		t.Fatalf("stats %+v, want 2 announces limited, 2 connections", st)
+	}
+}
+
+// TestAnnouncingTooFastCloses checks that a connection that keeps
+// announcing beyond its rate, refused each time, is closed with status 1008
+// once its refusals run out, and that the others carry on.
+func TestAnnouncingTooFastCloses(t *testing.T) {
+	const burst = 2
+	clock := newFakeClock()
+	ts := newTestServerClock(t, Config{AnnounceRate: 1, AnnounceBurst: burst}, clock.Now)
+	ih := id("flood swarm")
+	flood, other := dial(t, ts.wsURL), dial(t, ts.wsURL)
+	other.join(ih, id("other"), announceOpts{})
+	for range burst {
+		flood.join(ih, id("flood"), announceOpts{})
+	}
+	for i := range refusalBurstFactor * burst {
+		flood.announce(ih, id("flood"), announceOpts{})
+		if m := flood.recv(); !m.IsFailure() || !strings.HasPrefix(m.FailureReason, reasonTooFast) {
+			t.Fatalf("refusal %d: %+v", i, m)
+		}
+	}
+	flood.announce(ih, id("flood"), announceOpts{})
+	if m := flood.recv(); !m.IsFailure() {
+		t.Fatalf("last refusal: %+v", m)
+	}
+	_, err := flood.read()
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Fatalf("after announcing too fast for too long: %v, want close status %d", err, websocket.StatusPolicyViolation)
+	}
+	waitFor(t, "the flooding connection and its peer to go", func() bool {
+		st := ts.Stats()
+		return st.Connections == 1 && st.Peers == 1
+	})
+	if r := other.join(ih, id("other"), announceOpts{}); counts(r) != [2]int{0, 1} {
+		t.Fatalf("the other peer: counts %v, want [0 1]", counts(r))
+	}
 }
 
 func TestIdleTimeout(t *testing.T) {
@@ -733,8 +1012,8 @@ func TestSlowReaderDisconnected(t *testing.T) {
 		cfg    Config
 		reason string
 	}{
-		{"queue fills", Config{WriteQueue: 4, WriteTimeout: time.Minute}, "write queue full"},
-		{"write times out", Config{WriteQueue: 10000, WriteTimeout: 50 * time.Millisecond}, "write timed out"},
+		{"queue fills", Config{WriteQueue: 4, WriteTimeout: time.Minute, AnnounceRate: unlimitedRate, AnnounceBurst: unlimitedBurst}, "write queue full"},
+		{"write times out", Config{WriteQueue: 10000, WriteTimeout: 50 * time.Millisecond, AnnounceRate: unlimitedRate, AnnounceBurst: unlimitedBurst}, "write timed out"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -941,8 +1220,12 @@ func TestSample(t *testing.T) {
 
 // BenchmarkAnnounceWithOffer measures one announce round trip whose offer is
 // relayed to another peer that reads everything it gets.
+//
+// The sender announces as fast as it can, past any announce rate a client
+// should use; and the receiver, a goroutine that may wait for a core, gets a
+// write queue that holds the whole run, lest it be disconnected as slow.
 func BenchmarkAnnounceWithOffer(b *testing.B) {
-	srv := New(Config{})
+	srv := New(Config{AnnounceRate: unlimitedRate, AnnounceBurst: unlimitedBurst, WriteQueue: 1 << 16})
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	defer srv.Close()

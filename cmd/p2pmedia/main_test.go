@@ -49,6 +49,11 @@ func TestRunUsageErrors(t *testing.T) {
 		{"zero max conns", []string{"tracker", "--max-conns", "0"}, 2, "at least 1"},
 		{"zero max swarms", []string{"tracker", "--max-swarms-per-conn", "0"}, 2, "at least 1"},
 		{"too many offers", []string{"tracker", "--max-offers", "21"}, 2, "between 1 and 20"},
+		{"zero max conns per ip", []string{"tracker", "--max-conns-per-ip", "0"}, 2, "at least 1"},
+		{"zero announce rate", []string{"tracker", "--announce-rate", "0"}, 2, "positive number"},
+		{"infinite announce rate", []string{"tracker", "--announce-rate", "+Inf"}, 2, "positive number"},
+		{"NaN announce rate", []string{"tracker", "--announce-rate", "NaN"}, 2, "positive number"},
+		{"zero announce burst", []string{"tracker", "--announce-burst", "0"}, 2, "at least 1"},
 		{"bad log level", []string{"tracker", "--log-level", "loud"}, 2, "want debug, info"},
 		{"bad log format", []string{"tracker", "--log-format", "xml"}, 2, "want text or json"},
 		{"port in use", []string{"tracker", "--listen", "127.0.0.1:PORT"}, 1, "listen on 127.0.0.1:"},
@@ -92,6 +97,9 @@ func TestRunHelp(t *testing.T) {
 		{[]string{"help"}, func(o, _ string) string { return o }, "tracker"},
 		{[]string{"--help"}, func(o, _ string) string { return o }, "tracker"},
 		{[]string{"tracker", "-h"}, func(_, e string) string { return e }, "-listen"},
+		{[]string{"tracker", "-h"}, func(_, e string) string { return e }, "-max-conns-per-ip"},
+		{[]string{"tracker", "-h"}, func(_, e string) string { return e }, "-announce-rate"},
+		{[]string{"tracker", "-h"}, func(_, e string) string { return e }, "-announce-burst"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -213,6 +221,43 @@ func TestTrackerCommandStopsWithContext(t *testing.T) {
 	}
 	if _, err := http.Get(statsURL); err == nil {
 		t.Fatal("tracker still serving after shutdown")
+	}
+}
+
+// TestTrackerLimitFlags checks that the per-address cap and the announce
+// burst given as flags reach the tracker.
+func TestTrackerLimitFlags(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wsURL, statsURL, exited := startTracker(t, func(args []string, stdout, stderr io.Writer) int {
+		return run(ctx, append(args, "--max-conns-per-ip", "1", "--announce-burst", "1", "--announce-rate", "0.001"), stdout, stderr)
+	})
+	ws := useTracker(t, wsURL, statsURL) // its one announce takes the burst
+	dctx, dcancel := context.WithTimeout(context.Background(), hangGuard)
+	defer dcancel()
+	if c, _, err := websocket.Dial(dctx, wsURL, nil); err == nil {
+		_ = c.CloseNow()
+		t.Fatal("second connection from one address accepted with -max-conns-per-ip 1")
+	} else if !strings.Contains(err.Error(), "429") {
+		t.Fatalf("second connection: %v, want HTTP 429", err)
+	}
+	ih, pid := trackermsg.ID{1}, trackermsg.ID{2}
+	b, err := trackermsg.Encode(&trackermsg.Message{Action: trackermsg.ActionAnnounce, InfoHash: &ih, PeerID: &pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Write(dctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err = ws.Read(dctx); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := trackermsg.Decode(b); err != nil || !strings.Contains(m.FailureReason, "too fast") {
+		t.Fatalf("second announce answered with %s (%v), want a failure reason", b, err)
+	}
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Fatalf("exit status %d, want 0", code)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -29,6 +30,10 @@ func runTracker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	maxConns := fs.Int("max-conns", tracker.DefaultMaxConns, "maximum open connections")
 	maxSwarms := fs.Int("max-swarms-per-conn", tracker.DefaultMaxSwarmsPerConn, "maximum swarms one connection may join")
 	maxOffers := fs.Int("max-offers", tracker.DefaultMaxOffersRelayed, fmt.Sprintf("maximum offers relayed per announce (1 to %d)", trackermsg.MaxOffers))
+	maxPerIP := fs.Int("max-conns-per-ip", tracker.DefaultMaxConnsPerAddr, "maximum open connections from one client address (an IPv6 /64 counts as one); more get HTTP 429. A page holds one connection, so the default leaves room for a large office behind one NAT")
+	announceRate := fs.Float64("announce-rate", tracker.DefaultAnnounceRate, "announces per second one connection may send on average (the refill rate of its token bucket); more get a failure reason, and a connection that keeps sending over twice as many is closed. The default is what an engine in -max-swarms-per-conn swarms may need")
+	announceBurst := fs.Int("announce-burst", tracker.DefaultAnnounceBurst, "announces one connection may send at once (the size of its token bucket): an engine announces each swarm two or three times on connecting")
+	trustProxy := fs.Bool("trust-proxy", false, "take the client address from the last hop of X-Forwarded-For (only behind a reverse proxy that sets it)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fs.Usage = func() {
@@ -62,6 +67,12 @@ func runTracker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usagef("-max-swarms-per-conn %d: must be at least 1", *maxSwarms)
 	case *maxOffers < 1 || *maxOffers > trackermsg.MaxOffers:
 		return usagef("-max-offers %d: must be between 1 and %d", *maxOffers, trackermsg.MaxOffers)
+	case *maxPerIP < 1:
+		return usagef("-max-conns-per-ip %d: must be at least 1", *maxPerIP)
+	case !(*announceRate > 0) || math.IsInf(*announceRate, 0):
+		return usagef("-announce-rate %v: must be a positive number", *announceRate)
+	case *announceBurst < 1:
+		return usagef("-announce-burst %d: must be at least 1", *announceBurst)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -88,6 +99,10 @@ func runTracker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		MaxConns:         *maxConns,
 		MaxSwarmsPerConn: *maxSwarms,
 		MaxOffersRelayed: *maxOffers,
+		MaxConnsPerAddr:  *maxPerIP,
+		AnnounceRate:     *announceRate,
+		AnnounceBurst:    *announceBurst,
+		TrustProxy:       *trustProxy,
 		Logger:           logger,
 	})
 	hs := &http.Server{
@@ -99,7 +114,8 @@ func runTracker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	go func() { served <- hs.Serve(ln) }()
 
 	addr := displayAddr(ln.Addr())
-	logger.Info("tracker listening", "addr", ln.Addr().String(), "interval", *interval, "max_conns", *maxConns)
+	logger.Info("tracker listening", "addr", ln.Addr().String(), "interval", *interval, "max_conns", *maxConns,
+		"max_conns_per_ip", *maxPerIP, "announce_rate", *announceRate, "announce_burst", *announceBurst, "trust_proxy", *trustProxy)
 	fmt.Fprintf(stdout, "tracker: ws://%s/ (stats: http://%s/stats)\n", addr, addr)
 
 	var serveErr error

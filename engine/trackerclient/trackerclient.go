@@ -10,18 +10,28 @@
 // jitter until Close. It never re-announces by itself: the caller announces
 // again when OnConnect reports the socket up.
 //
+// A tracker may refuse the peer id as another connection's in a swarm (ours
+// does, until that connection stops or closes): someone else may have
+// claimed it first, or this peer's own previous connection is not gone yet.
+// With Config.FreshPeerID the client then takes a fresh id (Events.OnPeerID),
+// drops the socket, which ends whatever the tracker holds under the old
+// one, and reconnects, so that every swarm is announced again under the new
+// id. Without it, the refusal is a failure of that swarm like any other.
+//
 // It is plain Go over github.com/coder/websocket and builds both natively and
 // for js/wasm, where the browser's WebSocket carries it.
 package trackerclient
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,12 +76,29 @@ var ErrNotConnected = errors.New("trackerclient: not connected to the tracker")
 // ErrClosed is returned by Announce and Answer after Close.
 var ErrClosed = errors.New("trackerclient: client closed")
 
+// ErrPeerIDInUse is wrapped by the error OnConnect reports when a client
+// with Config.FreshPeerID dropped the socket because the tracker refused its
+// peer id as held by another connection in a swarm; the reconnection uses a
+// fresh id.
+var ErrPeerIDInUse = errors.New("trackerclient: the tracker says another connection holds the peer id")
+
 // Config configures a Client.
 type Config struct {
 	// URL is the tracker's ws:// or wss:// URL.
 	URL string
-	// PeerID is this peer's id, sent with every announce and answer.
+	// PeerID is this peer's id, sent with every announce and answer (until
+	// the tracker refuses it, with FreshPeerID).
 	PeerID trackermsg.ID
+	// FreshPeerID makes the client take a fresh peer id when the tracker
+	// refuses the current one as another connection's, and reconnect under
+	// it (Events.OnPeerID): the first 8 bytes, the client prefix of an
+	// Azureus-style id, are kept, the rest is random. It is for a caller
+	// that can tell its peers the new id. Without it the id never changes:
+	// the refusal goes to OnFailure, the socket stays up, and the caller's
+	// next announce of that swarm tries again (the holder is most often this
+	// peer's own previous connection, which the tracker frees once it finds
+	// it gone).
+	FreshPeerID bool
 	// MinBackoff is the first reconnection delay's upper bound (default 1 s).
 	// The bound doubles after each failed attempt up to MaxBackoff; the delay
 	// is drawn uniformly below it ("full jitter"). It starts again from
@@ -103,8 +130,15 @@ type Events struct {
 	// (complete) and leecher (incomplete) counts, -1 where it gave none.
 	OnResponse func(infoHash trackermsg.ID, interval time.Duration, complete, incomplete int)
 	// OnFailure delivers a "failure reason" from the tracker; infoHash is the
-	// swarm it concerns, or nil when the tracker did not say.
+	// swarm it concerns, or nil when the tracker did not say. With
+	// FreshPeerID, a refusal of the peer id is not delivered here: it ends
+	// the connection (OnPeerID, then OnConnect with ErrPeerIDInUse).
 	OnFailure func(infoHash *trackermsg.ID, reason string)
+	// OnPeerID reports the fresh peer id the client took after the tracker
+	// refused the old one (FreshPeerID only). It comes before OnConnect reports the socket
+	// down, and every announce and answer from then on carries the new id:
+	// whatever the caller tells peers about itself must carry it too.
+	OnPeerID func(peerID trackermsg.ID)
 }
 
 // Announce is one announce of a swarm.
@@ -130,10 +164,10 @@ type Announce struct {
 // Client is a connection to one WebTorrent tracker, re-established until
 // Close. Its methods are safe for concurrent use.
 type Client struct {
-	url    string
-	peerID trackermsg.ID
-	ev     Events
-	log    *slog.Logger
+	url         string
+	freshPeerID bool
+	ev          Events
+	log         *slog.Logger
 
 	minBackoff, maxBackoff time.Duration
 	stableAfter            time.Duration
@@ -148,6 +182,7 @@ type Client struct {
 	mu     sync.Mutex
 	conn   *websocket.Conn // nil while down
 	closed bool
+	peerID trackermsg.ID
 }
 
 // options are knobs tests turn; New uses the defaults.
@@ -202,6 +237,7 @@ func newClient(cfg Config, ev Events, opt options) (*Client, error) {
 	c := &Client{
 		url:         u.String(),
 		peerID:      cfg.PeerID,
+		freshPeerID: cfg.FreshPeerID,
 		ev:          ev,
 		log:         log.With("tracker", u.Redacted()),
 		minBackoff:  cfg.MinBackoff,
@@ -223,6 +259,14 @@ func (c *Client) Connected() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.conn != nil
+}
+
+// PeerID returns the peer id the client announces under now: Config.PeerID,
+// or the last fresh one it took (Events.OnPeerID).
+func (c *Client) PeerID() trackermsg.ID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peerID
 }
 
 // Close closes the socket, stops reconnecting and returns once the client's
@@ -281,7 +325,7 @@ func (c *Client) announceMessage(a Announce) (*trackermsg.Message, error) {
 	if a.Left < 0 {
 		left = unknownLeft
 	}
-	infoHash, peerID := a.InfoHash, c.peerID
+	infoHash, peerID := a.InfoHash, c.PeerID()
 	numWant := a.NumWant
 	uploaded, downloaded := float64(a.Uploaded), float64(a.Downloaded)
 	return &trackermsg.Message{
@@ -304,7 +348,7 @@ func (c *Client) Answer(ctx context.Context, infoHash, toPeer, offerID trackerms
 	if err := checkSDP(answer, "answer"); err != nil {
 		return fmt.Errorf("trackerclient: answer: %w", err)
 	}
-	peerID := c.peerID
+	peerID := c.PeerID()
 	return c.send(ctx, "answer", &trackermsg.Message{
 		Action:   trackermsg.ActionAnnounce,
 		InfoHash: &infoHash,
@@ -513,7 +557,9 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 		if c.ctx.Err() != nil {
 			return c.ctx.Err()
 		}
-		c.dispatch(data)
+		if err := c.dispatch(data); err != nil {
+			return err
+		}
 	}
 }
 
@@ -542,12 +588,14 @@ func readMessage(ctx context.Context, conn *websocket.Conn) ([]byte, error) {
 }
 
 // dispatch decodes one message and calls the matching callback. What it
-// cannot use is logged and dropped.
-func (c *Client) dispatch(data []byte) {
+// cannot use is logged and dropped. It returns an error when the connection
+// must end: the tracker refused the peer id, and the client took a fresh
+// one.
+func (c *Client) dispatch(data []byte) error {
 	m, err := trackermsg.Decode(data)
 	if err != nil {
 		c.log.Warn("dropped undecodable tracker message", "err", err, "len", len(data))
-		return
+		return nil
 	}
 	if m.WarningMessage != "" {
 		c.log.Warn("tracker warning", "message", m.WarningMessage)
@@ -557,10 +605,14 @@ func (c *Client) dispatch(data []byte) {
 		(m.InfoHash == nil || m.PeerID == nil || m.OfferID == nil) {
 		// Decode refuses these already; never trust that with a nil pointer.
 		c.log.Warn("dropped incomplete offer or answer")
-		return
+		return nil
 	}
+	peerID := c.PeerID()
 	switch kind {
 	case trackermsg.KindFailure:
+		if strings.HasPrefix(m.FailureReason, trackermsg.ReasonPeerIDInUse) && c.freshPeerID {
+			return c.renew(m)
+		}
 		c.log.Warn("tracker failure", "reason", m.FailureReason)
 		if c.ev.OnFailure != nil {
 			c.ev.OnFailure(m.InfoHash, m.FailureReason)
@@ -568,7 +620,7 @@ func (c *Client) dispatch(data []byte) {
 	case trackermsg.KindAnnounceResponse:
 		if m.InfoHash == nil {
 			c.log.Warn("dropped announce response without info_hash")
-			return
+			return nil
 		}
 		var interval time.Duration
 		if m.Interval != nil {
@@ -578,17 +630,17 @@ func (c *Client) dispatch(data []byte) {
 			c.ev.OnResponse(*m.InfoHash, interval, deref(m.Complete), deref(m.Incomplete))
 		}
 	case trackermsg.KindRelayedOffer:
-		if *m.PeerID == c.peerID {
+		if *m.PeerID == peerID {
 			c.log.Debug("dropped our own relayed offer")
-			return
+			return nil
 		}
 		if c.ev.OnOffer != nil {
 			c.ev.OnOffer(*m.InfoHash, *m.PeerID, *m.OfferID, m.Offer.SDP)
 		}
 	case trackermsg.KindAnswer:
-		if *m.PeerID == c.peerID || (m.ToPeerID != nil && *m.ToPeerID != c.peerID) {
+		if *m.PeerID == peerID || (m.ToPeerID != nil && *m.ToPeerID != peerID) {
 			c.log.Warn("dropped answer not meant for this peer", "from", m.PeerID.String())
-			return
+			return nil
 		}
 		if c.ev.OnAnswer != nil {
 			c.ev.OnAnswer(*m.InfoHash, *m.PeerID, *m.OfferID, m.Answer.SDP)
@@ -596,6 +648,40 @@ func (c *Client) dispatch(data []byte) {
 	default:
 		c.log.Debug("dropped unexpected tracker message", "kind", int(kind), "action", m.Action)
 	}
+	return nil
+}
+
+// renew takes a fresh peer id after the tracker refused the current
+// one in failure m, reports it, and returns the error that ends the
+// connection.
+func (c *Client) renew(m *trackermsg.Message) error {
+	c.mu.Lock()
+	old := c.peerID
+	c.peerID = newPeerID(old)
+	fresh := c.peerID
+	c.mu.Unlock()
+	swarm := "?"
+	if m.InfoHash != nil {
+		swarm = m.InfoHash.String()
+	}
+	c.log.Warn("tracker refused the peer id; reconnecting under a fresh one", "swarm", swarm, "old", old.String(), "new", fresh.String())
+	if c.ev.OnPeerID != nil && c.ctx.Err() == nil {
+		c.ev.OnPeerID(fresh)
+	}
+	return fmt.Errorf("%w (swarm %s): %q", ErrPeerIDInUse, swarm, m.FailureReason)
+}
+
+// newPeerID returns a random peer id that keeps the client prefix of old
+// ("-XX0000-", the Azureus style WebTorrent uses), if it has one.
+func newPeerID(old trackermsg.ID) trackermsg.ID {
+	var id trackermsg.ID
+	keep := 0
+	if old[0] == '-' && old[7] == '-' {
+		keep = 8
+		copy(id[:], old[:keep])
+	}
+	_, _ = crand.Read(id[keep:]) // crypto/rand.Read never returns an error
+	return id
 }
 
 func (c *Client) emitConnect(connected bool, err error) {

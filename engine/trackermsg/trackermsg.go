@@ -40,6 +40,11 @@ const (
 	EventUpdate    = "update"
 )
 
+// ReasonPeerIDInUse starts the failure reason of an announce whose peer_id
+// another connection holds in that swarm (our tracker's refusal). A client
+// that gets it is announcing under an id it does not hold there.
+const ReasonPeerIDInUse = "peer_id is in use by another connection"
+
 // ErrMalformed is wrapped by every decoding error.
 var ErrMalformed = errors.New("trackermsg: malformed message")
 
