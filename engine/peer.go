@@ -430,7 +430,7 @@ func (p *peer) onPieceLocked(m *wire.Piece) error {
 	}
 	delete(p.downloads, m.ID)
 	p.rate, p.rated = peerRateAfter(p.rate, p.rated, pc.got-pc.startGot, now.Sub(pc.started), true)
-	pc.src, pc.peer = srcFinishing, nil
+	pc.src, pc.peer, pc.finisher = srcFinishing, nil, p
 	s.p2pActive--
 	go s.finishPiece(pc)
 	return nil

@@ -498,9 +498,10 @@ func (s *Swarm) finishPiece(pc *piece) {
 	if len(contributors) > 0 {
 		r.p2pPieces++
 	}
-	for p := range contributors {
-		// A delivered piece takes a strike back: a peer is banned for
-		// staying slow or faulty, not for one bad moment.
+	if p := pc.finisher; p != nil && len(contributors) == 1 && contributors[p] {
+		// A whole piece delivered, and valid, takes a strike back: a
+		// peer is banned for staying slow or faulty, not for one bad
+		// moment. Bytes that HTTP had to finish take none back.
 		p.strikes = max(p.strikes-1, 0)
 	}
 	for _, p := range s.peers {
