@@ -15,8 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/p2pmedia/p2pmedia/tests/browser/chrome"
-	"github.com/p2pmedia/p2pmedia/tests/browser/netns"
+	"github.com/p2pmedia/p2pmedia/internal/chrome"
+	"github.com/p2pmedia/p2pmedia/internal/netns"
 )
 
 // Timing of the viewers. None of it is a measurement: they only bound waits.

@@ -27,8 +27,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/p2pmedia/p2pmedia/tests/browser/chrome"
-	"github.com/p2pmedia/p2pmedia/tests/browser/netns"
+	"github.com/p2pmedia/p2pmedia/internal/chrome"
+	"github.com/p2pmedia/p2pmedia/internal/netns"
 	"github.com/p2pmedia/p2pmedia/tracker"
 )
 

@@ -31,8 +31,8 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
-	"github.com/p2pmedia/p2pmedia/tests/browser/chrome"
-	"github.com/p2pmedia/p2pmedia/tests/browser/netns"
+	"github.com/p2pmedia/p2pmedia/internal/chrome"
+	"github.com/p2pmedia/p2pmedia/internal/netns"
 	"github.com/p2pmedia/p2pmedia/tracker"
 )
 

@@ -28,8 +28,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/p2pmedia/p2pmedia/tests/browser/chrome"
-	"github.com/p2pmedia/p2pmedia/tests/browser/netns"
+	"github.com/p2pmedia/p2pmedia/internal/chrome"
+	"github.com/p2pmedia/p2pmedia/internal/netns"
 )
 
 // The streaming tests and benchmarks run the real demo (p2pmedia demo, built

@@ -32,7 +32,7 @@ import (
 	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
 
-	"github.com/p2pmedia/p2pmedia/tests/browser/chrome"
+	"github.com/p2pmedia/p2pmedia/internal/chrome"
 )
 
 // The media file of the service-worker test: 6 pieces of 512 KiB and a

@@ -28,7 +28,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/p2pmedia/p2pmedia/tests/browser/netns"
+	"github.com/p2pmedia/p2pmedia/internal/netns"
 )
 
 // DefaultExecPath is the browser that Launch starts when Options.ExecPath is

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/p2pmedia/p2pmedia/tests/browser/netns"
+	"github.com/p2pmedia/p2pmedia/internal/netns"
 )
 
 // helperEnv makes the test binary act as a small client inside the namespace

@@ -17,8 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/p2pmedia/p2pmedia/tests/browser/chrome"
-	"github.com/p2pmedia/p2pmedia/tests/browser/netns"
+	"github.com/p2pmedia/p2pmedia/internal/chrome"
+	"github.com/p2pmedia/p2pmedia/internal/netns"
 )
 
 // logRecorder keeps the lines that Launch logs and passes them on to t.
