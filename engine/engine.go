@@ -25,7 +25,7 @@ const peerIDPrefix = "-PM0001-"
 // or an HLS/DASH rendition), sharing the tracker connections.
 type Engine struct {
 	cfg    Config
-	peerID trackermsg.ID
+	peerID atomic.Pointer[trackermsg.ID] // replaced when a tracker refuses it
 	log    *slog.Logger
 	ev     *emitter
 	cnt    counters
@@ -56,20 +56,21 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, swarms: map[identity.InfoHash]*Swarm{}, lastUp: -1}
-	e.peerID = trackermsg.ID(cfg.PeerID)
-	if e.peerID == (trackermsg.ID{}) {
-		copy(e.peerID[:], peerIDPrefix)
-		if _, err := rand.Read(e.peerID[len(peerIDPrefix):]); err != nil {
+	id := trackermsg.ID(cfg.PeerID)
+	if id == (trackermsg.ID{}) {
+		copy(id[:], peerIDPrefix)
+		if _, err := rand.Read(id[len(peerIDPrefix):]); err != nil {
 			return nil, fmt.Errorf("engine: peer id: %w", err)
 		}
 	}
+	e.peerID.Store(&id)
 	if cfg.Hashes == nil && cfg.Validate == nil {
 		e.log.Warn("no hash source: bytes from peers are not verified against the origin's")
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.ev = newEmitter(cfg.OnEvent)
 	e.pool.e = e
-	e.ev.emit(Event{Kind: EventPeerID, PeerID: e.peerID.String()})
+	e.ev.emit(Event{Kind: EventPeerID, PeerID: id.String()})
 	cfg.Store.OnEvict(e.onEvict)
 	e.wg.Add(1)
 	go e.statsLoop()
@@ -83,7 +84,48 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // PeerID returns this peer's id in hex.
-func (e *Engine) PeerID() string { return e.peerID.String() }
+func (e *Engine) PeerID() string { return e.self().String() }
+
+// self returns this peer's current id: the one the tracker accepted last,
+// which every new handshake and announce carries.
+func (e *Engine) self() trackermsg.ID { return *e.peerID.Load() }
+
+// renewPeerID adopts id, the fresh peer id that tracker from took after it
+// was refused the old one (held by another connection, which may be an
+// attacker replaying it). Peers already connected keep knowing this peer by
+// the old id; the other trackers are reconnected under the new one, so
+// that every tracker and every new handshake agree on it.
+func (e *Engine) renewPeerID(from *tracker, id trackermsg.ID) {
+	e.peerID.Store(&id)
+	e.ev.emit(Event{Kind: EventPeerID, PeerID: id.String()})
+	e.mu.Lock()
+	var others []*tracker
+	for _, t := range e.trackers {
+		if t != from {
+			others = append(others, t)
+		}
+	}
+	if len(others) > 0 && !e.closed {
+		// Not on from's callback goroutine: restarting waits for the
+		// other clients' callbacks, which may wait on this one.
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			for _, t := range others {
+				if c := t.c.Load(); c != nil {
+					c.Close()
+				}
+				e.mu.Lock()
+				live := e.p2p && !e.closed && e.hasTracker(t)
+				e.mu.Unlock()
+				if live {
+					e.startTracker(t)
+				}
+			}
+		}()
+	}
+	e.mu.Unlock()
+}
 
 // Stats returns the running totals.
 func (e *Engine) Stats() Stats {
@@ -153,7 +195,8 @@ func (e *Engine) SetP2PEnabled(on bool) error {
 }
 
 func (e *Engine) startTracker(t *tracker) {
-	c, err := trackerclient.New(trackerclient.Config{URL: t.url, PeerID: e.peerID, Logger: e.log}, trackerclient.Events{
+	c, err := trackerclient.New(trackerclient.Config{URL: t.url, PeerID: e.self(), FreshPeerID: true, Logger: e.log}, trackerclient.Events{
+		OnPeerID: func(id trackermsg.ID) { e.renewPeerID(t, id) },
 		OnConnect: func(up bool, err error) {
 			t.up.Store(up)
 			if err != nil {

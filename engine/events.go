@@ -11,7 +11,8 @@ type EventKind int
 
 // Event kinds, matching the public API's events.
 const (
-	// EventPeerID carries this peer's id (PeerID), once at start.
+	// EventPeerID carries this peer's id (PeerID): at start, and again
+	// whenever a tracker refused it and the engine took a fresh one.
 	EventPeerID EventKind = iota + 1
 	// EventPeers carries the connected peers (Peers) whenever they change.
 	EventPeers

@@ -189,7 +189,7 @@ func (s *Swarm) untrustLocked(name string) {
 // the same fetchers, and the load spreads evenly over the swarm segment by
 // segment.
 func (s *Swarm) electedLocked(name string) bool {
-	mine := electionRank(s.e.peerID, name)
+	mine := electionRank(s.e.self(), name)
 	better := 0
 	for id := range s.peers {
 		if electionRank(id, name) < mine {

@@ -103,7 +103,7 @@ type cancelledRequest struct {
 func handshake(ctx context.Context, s *Swarm, conn transport.Conn, remote trackermsg.ID) (*peer, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
-	hs := &wire.Handshake{Version: wire.Version, InfoHash: s.id.InfoHash, PeerID: s.e.peerID, MaxMessageSize: uint32(conn.MaxMessageSize())}
+	hs := &wire.Handshake{Version: wire.Version, InfoHash: s.id.InfoHash, PeerID: s.e.self(), MaxMessageSize: uint32(conn.MaxMessageSize())}
 	b, err := wire.Append(nil, hs)
 	if err != nil {
 		return nil, err

@@ -413,7 +413,7 @@ func (s *Swarm) pendingOffer(o transport.Offer) (trackermsg.Offer, bool) {
 // canConnectLocked reports whether a new connection to id, whose SDP gave
 // the certificate fingerprint fp, is wanted.
 func (s *Swarm) canConnectLocked(id trackermsg.ID, fp string) bool {
-	if !s.p2p || s.closed || id == s.e.peerID || s.connecting[id] != nil {
+	if !s.p2p || s.closed || id == s.e.self() || s.connecting[id] != nil {
 		return false
 	}
 	if _, ok := s.peers[id]; ok {
@@ -481,7 +481,8 @@ func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
 	if ok {
 		delete(s.offers, offerID)
 	}
-	if a := s.connecting[from]; ok && a != nil && !a.offered && bytes.Compare(s.e.peerID[:], from[:]) < 0 {
+	me := s.e.self()
+	if a := s.connecting[from]; ok && a != nil && !a.offered && bytes.Compare(me[:], from[:]) < 0 {
 		// Each offered to the other and answered the other's offer: both
 		// keep the connection the smaller id offered, this one (the other
 		// side refuses the answer to its own offer, below). Two connections
@@ -511,7 +512,7 @@ func (s *Swarm) onAnswer(from, offerID trackermsg.ID, sdp string) {
 			s.connectFailed(ctx, from, att, fmt.Errorf("connect peer %s: %w", from, err))
 			return
 		}
-		s.addPeer(ctx, conn, from, s.e.peerID, att)
+		s.addPeer(ctx, conn, from, s.e.self(), att)
 	}()
 }
 

@@ -120,7 +120,7 @@ func newWasmEngine(cfgV, emit js.Value) (*wasmEngine, error) {
 		ecfg.Validate = w.validator(cfg.validatePiece)
 	}
 	if webRTCSupported() {
-		ecfg.Connector = rtc.NewConnector(rtc.Config{WebRTC: cfg.webRTC})
+		ecfg.Connector = rtc.NewConnector(rtc.Config{WebRTC: cfg.webRTC, MaxRecvQueue: engine.PeerRecvQueue(cfg.pieceLength)})
 	}
 	e, err := engine.New(ecfg)
 	if err != nil {
