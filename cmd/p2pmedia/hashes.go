@@ -126,9 +126,10 @@ func runHashes(ctx context.Context, args []string, stdout, stderr io.Writer) err
 const demoHashesPrefix = "/__hashes"
 
 // newDemoHashes returns the demo's piece-hash service, to mount under
-// demoHashesPrefix. It hashes the demo's own media: URLs of http on the
-// demo's port, by whatever host name or address a page reached the demo,
-// all fetched from the demo's own listener at addr and nowhere else.
+// demoHashesPrefix. It hashes the demo's own media: any http URL, by
+// whatever host name, address or port a page reached the demo (a proxy in
+// front of it, say), is fetched from the demo's own listener at addr and
+// nowhere else, so it is no proxy to anyone's origin.
 func newDemoHashes(addr net.Addr) (http.Handler, error) {
 	ta, ok := addr.(*net.TCPAddr)
 	if !ok {
@@ -145,9 +146,8 @@ func newDemoHashes(addr net.Addr) (http.Handler, error) {
 		},
 		DisableCompression: true,
 	}}
-	port := strconv.Itoa(ta.Port)
 	h, err := hashservice.New(hashservice.Config{
-		Allowed: func(u *url.URL) bool { return u.Scheme == "http" && u.Port() == port },
+		Allowed: func(u *url.URL) bool { return u.Scheme == "http" },
 		Fetcher: hashservice.NewHTTPFetcher(client),
 	})
 	if err != nil {

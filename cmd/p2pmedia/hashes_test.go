@@ -211,9 +211,10 @@ func TestDemoHashes(t *testing.T) {
 	}
 	u, _ := url.Parse(base)
 	svc := base + demoHashesPrefix + "/v1/pieces?pieceLength=524288&url="
-	// The demo's own media, by the address the page used or another name
-	// of the same origin.
-	for _, media := range []string{base + "/media/sample.mp4", "http://localhost:" + u.Port() + "/media/sample.mp4"} {
+	// The demo's own media, by the address the page used, another name of
+	// the same origin, or the port of a proxy in front of the demo: each is
+	// fetched from the demo itself.
+	for _, media := range []string{base + "/media/sample.mp4", "http://localhost:" + u.Port() + "/media/sample.mp4", "http://127.0.0.1:1/media/sample.mp4"} {
 		resp, body := get(t, svc+url.QueryEscape(media), nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", media, resp.StatusCode, body)
@@ -236,7 +237,7 @@ func TestDemoHashes(t *testing.T) {
 	} else {
 		verifyList(t, body, segment, 524288)
 	}
-	for _, bad := range []string{"http://127.0.0.1:1/media/sample.mp4", "https://" + u.Host + "/media/sample.mp4"} {
+	for _, bad := range []string{"https://" + u.Host + "/media/sample.mp4", "https://cdn.example.com/media/sample.mp4"} {
 		if resp, body := get(t, svc+url.QueryEscape(bad), nil); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%s: %d %s, want 403", bad, resp.StatusCode, body)
 		}
