@@ -50,7 +50,7 @@ func (s *Swarm) LiveResource(ctx context.Context, name, url string, wait time.Du
 		}
 		untrusted := s.untrusted[name]
 		info, announced := s.announcedLocked(name)
-		elected := s.electedLocked(name)
+		elected := s.electedLocked(name, nil)
 		heard := s.heard
 		s.mu.Unlock()
 		switch {
@@ -187,11 +187,17 @@ func (s *Swarm) untrustLocked(name string) {
 // resource name over HTTP. Every peer ranks itself and the peers it knows by
 // a hash of resource name and peer id, so that peers with the same view elect
 // the same fetchers, and the load spreads evenly over the swarm segment by
-// segment.
-func (s *Swarm) electedLocked(name string) bool {
+// segment. With r, the segment as this peer opened it, a peer that announced
+// another version of it is not counted: it will never fetch this one, and
+// waiting for it (a poisoner that lies about sizes or validators) would hold
+// every piece back to its deadline.
+func (s *Swarm) electedLocked(name string, r *Resource) bool {
 	mine := electionRank(s.e.self(), name)
 	better := 0
-	for id := range s.peers {
+	for id, p := range s.peers {
+		if r != nil && p.holdsOtherVersionLocked(r) {
+			continue
+		}
 		if electionRank(id, name) < mine {
 			better++
 		}

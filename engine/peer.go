@@ -210,6 +210,17 @@ func (p *peer) holds(ref wire.ResourceRef, i int) bool {
 	return ok && rr.bits.Has(i)
 }
 
+// holdsOtherVersionLocked reports whether the peer announced a version of
+// r's resource other than r's.
+func (p *peer) holdsOtherVersionLocked(r *Resource) bool {
+	for ref := range p.remote {
+		if ref.Name == r.ref.Name && ref.Version != r.ref.Version {
+			return true
+		}
+	}
+	return false
+}
+
 // estimate is how long the peer needs for n more bytes; pc, if set, is a
 // download under way whose own progress refines the estimate.
 func (p *peer) estimate(n int, now time.Time, pc *piece) time.Duration {

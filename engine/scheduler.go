@@ -115,7 +115,7 @@ func (s *Swarm) scheduleLocked(now time.Time) {
 // that fell behind or out of the window.
 func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
 	cfg := &s.e.cfg
-	if r.live && r.have.Count() < r.n && s.electedLocked(r.name) {
+	if r.live && r.have.Count() < r.n && s.electedLocked(r.name, r) {
 		// Elected for this live segment: fetch it from the origin now, for
 		// the swarm, before anyone asks.
 		for i := range r.n {
@@ -217,7 +217,7 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 	}
 	timeLeft := pc.deadline.Sub(now)
 	urgent := pc.origin || !pc.deadline.IsZero() && timeLeft <= s.e.cfg.HTTPWindow && (pc.waiters > 0 || s.inMinBufferLocked(pc, now))
-	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedLocked(pc.r.name) || pc.r.edgeWait) {
+	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedLocked(pc.r.name, pc.r) || pc.r.edgeWait) {
 		// Peers may connect any moment, or the peer elected for this live
 		// segment, or the one ahead at the swarm's edge, will have it soon:
 		// wait for them while HTTP can still make the deadline comfortably;

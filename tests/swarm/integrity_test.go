@@ -3,15 +3,19 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/hashsource"
 	"github.com/p2pmedia/p2pmedia/engine/identity"
+	"github.com/p2pmedia/p2pmedia/engine/origin"
 	"github.com/p2pmedia/p2pmedia/engine/store"
 	"github.com/p2pmedia/p2pmedia/hashservice"
 )
@@ -208,4 +212,137 @@ func corrupt(got, want []byte) int {
 		}
 	}
 	return n
+}
+
+// lyingFetcher is a poisoner's origin client: every request goes to its own
+// server instead of the origin, which serves what the poisoner wants peers
+// to take for the origin's.
+type lyingFetcher struct {
+	origin.Client
+	to string // the URL of the poisoner's server
+}
+
+func (f *lyingFetcher) Stat(ctx context.Context, _ string) (identity.ResourceInfo, error) {
+	return f.Client.Stat(ctx, f.to)
+}
+
+func (f *lyingFetcher) Fetch(ctx context.Context, _ string, start, end int64) (identity.ResourceInfo, io.ReadCloser, error) {
+	return f.Client.Fetch(ctx, f.to, start, end)
+}
+
+// TestLivePoisonerLies: a poisoner holds a live segment before the origin
+// lists it, under the name and URL the playlist will give it, and
+// announces it with the origin's size and ETag over flipped bytes, or with
+// a size and ETag of its own. An engine without hashes adopts what it
+// announced and plays its bytes; one with the piece-hash service opens
+// nothing while the origin has no such segment, then reads the origin's
+// bytes once it has, banning the poisoner where it sent a bad piece.
+func TestLivePoisonerLies(t *testing.T) {
+	data := Media(3<<20 + 77)
+	const etag = `"live-9"`
+	flipped := flip(nil, identity.PieceKey{}, data)
+	for _, tc := range []struct {
+		name     string
+		body     []byte
+		etag     string
+		wantBans int
+	}{
+		{"origin's size and ETag over flipped bytes", flipped, etag, 1},
+		{"size and ETag of its own", flipped[:len(data)/2], `"forged"`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			var listed atomic.Bool
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !listed.Load() {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("ETag", etag)
+				http.ServeContent(w, r, "seg.ts", time.Time{}, bytes.NewReader(data))
+			}))
+			t.Cleanup(srv.Close)
+			lies := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("ETag", tc.etag)
+				http.ServeContent(w, r, "seg.ts", time.Time{}, bytes.NewReader(tc.body))
+			}))
+			t.Cleanup(lies.Close)
+			const playlist = "http://live.example/stream.m3u8"
+			segURL := srv.URL + "/live/seg-9.ts"
+			name := identity.URLName("9", segURL)
+			announce := Tracker(t)
+			hashes := &hashsource.Service{Base: hashService(t, srv.URL), Get: hashsource.HTTPGetter{}}
+
+			poisoner := NewEngine(t, announce, func(c *engine.Config) {
+				c.Fetcher = &lyingFetcher{to: lies.URL + "/seg.ts"}
+			})
+			ps := joinLive(t, poisoner, playlist)
+			pr, err := ps.LiveResource(ctx, name, segURL, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readResource(ctx, t, pr); !bytes.Equal(got, tc.body) {
+				t.Fatal("the poisoner does not hold its own segment")
+			}
+
+			// The control: without hashes, what the poisoner announced is
+			// taken for the origin's.
+			c := NewEngine(t, announce)
+			cs := joinLive(t, c, playlist)
+			waitPeers(ctx, t, c, playlist, 1)
+			cr, err := cs.LiveResource(ctx, name, segURL, 5*time.Second)
+			if err != nil {
+				t.Fatalf("control: %v", err)
+			}
+			if got := readResource(ctx, t, cr); corrupt(got, data) == 0 {
+				t.Fatal("an engine without hashes read the origin's bytes: the poisoner's segment was not in its way")
+			}
+			c.Close()
+
+			var x exceptions
+			a := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = hashes, x.on })
+			as := joinLive(t, a, playlist)
+			waitPeers(ctx, t, a, playlist, 1)
+			if r, err := as.LiveResource(ctx, name, segURL, 5*time.Second); err == nil {
+				t.Fatalf("before the origin lists the segment, it opened as %+v", r.Info())
+			}
+			listed.Store(true)
+			r, err := as.LiveResource(ctx, name, segURL, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readResource(ctx, t, r); !bytes.Equal(got, data) {
+				t.Errorf("the honest engine read %d corrupt bytes", corrupt(got, data))
+			}
+			if n := x.bans(); n != tc.wantBans {
+				t.Errorf("the honest engine banned %d peers, want %d", n, tc.wantBans)
+			}
+		})
+	}
+}
+
+// joinLive joins e to the live swarm of playlist.
+func joinLive(t *testing.T, e *engine.Engine, playlist string) *engine.Swarm {
+	t.Helper()
+	s, err := e.JoinURL(playlist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// readResource reads every piece of r, with far deadlines so that a peer
+// that holds a piece is asked for it.
+func readResource(ctx context.Context, t *testing.T, r *engine.Resource) []byte {
+	t.Helper()
+	var got []byte
+	for i := range r.PieceCount() {
+		b, err := r.ReadPiece(ctx, i, time.Now().Add(5*time.Second))
+		if err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+		got = append(got, b...)
+	}
+	return got
 }
