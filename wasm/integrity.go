@@ -71,3 +71,30 @@ func callFn(fn js.Value, args ...any) (v js.Value, err error) {
 	err = jsutil.Try(func() { v = fn.Invoke(args...) })
 	return v, err
 }
+
+// webCryptoSHA256 returns the SHA-256 of data computed by the browser's
+// WebCrypto (crypto.subtle.digest), which hashes natively and off the
+// page's thread, where Go's sha256 compiled to wasm runs on it.
+func webCryptoSHA256(ctx context.Context, data []byte) (sum [32]byte, err error) {
+	subtle := js.Global().Get("crypto")
+	if subtle.Type() == js.TypeObject {
+		subtle = subtle.Get("subtle")
+	}
+	if subtle.Type() != js.TypeObject {
+		return sum, errors.New("no crypto.subtle")
+	}
+	p, err := jsutil.Call(subtle, "digest", "SHA-256", jsutil.Uint8Array(data))
+	if err != nil {
+		return sum, fmt.Errorf("crypto.subtle.digest: %w", err)
+	}
+	v, err := jsutil.Await(ctx, p)
+	if err != nil {
+		return sum, fmt.Errorf("crypto.subtle.digest: %w", err)
+	}
+	b := js.Global().Get("Uint8Array").New(v)
+	if n := b.Get("length").Int(); n != len(sum) {
+		return sum, fmt.Errorf("crypto.subtle.digest gave %d bytes", n)
+	}
+	js.CopyBytesToGo(sum[:], b)
+	return sum, nil
+}
