@@ -115,12 +115,7 @@ func (e *Engine) renewPeerID(from *tracker, id trackermsg.ID) {
 				if c := t.c.Load(); c != nil {
 					c.Close()
 				}
-				e.mu.Lock()
-				live := e.p2p && !e.closed && e.hasTracker(t)
-				e.mu.Unlock()
-				if live {
-					e.startTracker(t)
-				}
+				e.startTracker(t) // closes it again if P2P stopped meanwhile
 			}
 		}()
 	}

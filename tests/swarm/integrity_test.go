@@ -109,15 +109,7 @@ func readAll(ctx context.Context, t *testing.T, e *engine.Engine, url string) []
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []byte
-	for i := range r.PieceCount() {
-		b, err := r.ReadPiece(ctx, i, time.Now().Add(5*time.Second))
-		if err != nil {
-			t.Fatalf("piece %d: %v", i, err)
-		}
-		got = append(got, b...)
-	}
-	return got
+	return readResource(ctx, t, r)
 }
 
 // waitPeers waits until e's swarm of url has n peers.
