@@ -104,6 +104,10 @@ type Config struct {
 	// it no byte from a peer is used before its piece matched its hash;
 	// without it (and without Validate) bytes from peers are unverified.
 	Hashes HashSource
+	// Digest computes the SHA-256 that a piece from peers is checked with
+	// (default: crypto/sha256). The browser build passes WebCrypto's, which
+	// hashes natively and off the page's thread; an error fails the piece.
+	Digest func(ctx context.Context, data []byte) ([32]byte, error)
 	// HashTimeout bounds the wait for a resource's hashes (default 10 s);
 	// until they come, its pieces come over HTTP.
 	HashTimeout time.Duration
@@ -178,6 +182,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Digest == nil {
+		c.Digest = goSHA256
 	}
 	return nil
 }

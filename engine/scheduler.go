@@ -464,11 +464,14 @@ func (s *Swarm) finishPiece(pc *piece) {
 	s.mu.Lock()
 	pc.src = srcFinishing
 	data := pc.buf
-	contributors := pc.contributors
+	contributors, deadline := pc.contributors, pc.deadline
 	s.mu.Unlock()
 	if len(contributors) > 0 {
-		if err := s.verifyPiece(r, pc.index, data); err != nil {
+		if err := s.verifyPiece(r, pc.index, data, deadline); errors.Is(err, ErrBadPiece) {
 			s.rejectPiece(pc, contributors, err)
+			return
+		} else if err != nil {
+			s.retryPiece(pc, contributors, err)
 			return
 		}
 	}
@@ -507,6 +510,25 @@ func (s *Swarm) finishPiece(pc *piece) {
 	for _, p := range s.peers {
 		p.announceLocked(r, pc.index)
 	}
+}
+
+// retryPiece discards a piece from peers that could not be checked (err)
+// (its hashes failed, or did not come before its deadline) and schedules it
+// again without its senders, who are not to blame.
+func (s *Swarm) retryPiece(pc *piece, contributors map[*peer]bool, err error) {
+	s.mu.Lock()
+	pc.src, pc.got, pc.contributors = srcNone, 0, nil
+	if pc.excluded == nil {
+		pc.excluded = map[*peer]bool{}
+	}
+	for p := range contributors {
+		pc.excluded[p] = true // they would send the same bytes, as unverifiable
+	}
+	s.mu.Unlock()
+	if s.ctx.Err() == nil {
+		s.e.log.Debug("piece from peers not checked", "err", err)
+	}
+	s.kick()
 }
 
 // rejectPiece discards a piece whose bytes from peers failed verification

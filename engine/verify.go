@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/engine/piecehash"
@@ -29,28 +30,35 @@ type hashes struct {
 	err  error
 }
 
-// ready reports whether the hashes came (ok) or failed (err set).
-func (h *hashes) ready() (ok bool, err error) {
+// failed reports whether the hashes did not come (err set), without waiting.
+func (h *hashes) failed() bool {
 	select {
 	case <-h.done:
-		return h.err == nil, h.err
+		return h.err != nil
 	default:
-		return false, nil
+		return false
 	}
 }
 
-// acceptsPeers reports whether pieces of r may be asked of peers now: without
-// a hash source always; with one, once its hashes came.
+// acceptsPeers reports whether pieces of r may be asked of peers: unless
+// its hashes failed to come. While they are on their way peers are asked
+// already, so that a piece wanted at once need not go to HTTP for want of
+// them; what peers send waits for them before it is used (verifyPiece).
 func (r *Resource) acceptsPeers() bool {
-	if r.hashes == nil {
-		return true
-	}
-	ok, _ := r.hashes.ready()
-	return ok
+	return r.hashes == nil || !r.hashes.failed()
 }
 
-// fetchHashes asks the hash source for r's hashes. Until they come, r's
-// pieces are not asked of peers; if they do not come, never.
+// errUnverifiable is the error of a piece from peers that cannot be checked
+// because its resource's hashes did not come: the piece is fetched again
+// from the origin, and its senders are not to blame.
+var errUnverifiable = errors.New("engine: no hashes to check the piece with")
+
+// hashWaitMargin is the time before a piece's deadline at which a piece from
+// peers stops waiting for its hashes and is fetched from the origin.
+const hashWaitMargin = time.Second
+
+// fetchHashes asks the hash source for r's hashes. If they do not come,
+// r's pieces are never asked of peers.
 func (s *Swarm) fetchHashes(r *Resource) {
 	h := r.hashes
 	ctx, cancel := context.WithTimeout(s.ctx, s.e.cfg.HashTimeout)
@@ -86,19 +94,35 @@ func matchInfo(l *piecehash.List, info identity.ResourceInfo, n int) error {
 }
 
 // verifyPiece checks a complete piece of r that holds bytes from peers
-// against the publisher's hash and the Validate hook. An error wraps
-// ErrBadPiece when the bytes are not the origin's.
-func (s *Swarm) verifyPiece(r *Resource, index int, data []byte) error {
+// against the publisher's hash, waiting for the hashes if need be, and the
+// Validate hook. An error wraps ErrBadPiece when the bytes are not the
+// origin's, errUnverifiable when the hashes did not come.
+//
+// The wait ends a little before the piece's deadline,
+// so that a slow hash source leaves time to fetch the piece from the origin.
+func (s *Swarm) verifyPiece(r *Resource, index int, data []byte, deadline time.Time) error {
 	if h := r.hashes; h != nil {
-		ok, err := h.ready()
-		switch {
-		case err != nil:
-			return fmt.Errorf("%w: piece %d of %s cannot be checked: %w", ErrBadPiece, index, r.url, err)
-		case !ok:
-			// Peers are asked only once the hashes came.
-			return fmt.Errorf("%w: piece %d of %s came before its hashes", ErrBadPiece, index, r.url)
+		var timeout <-chan time.Time
+		if !deadline.IsZero() {
+			t := time.NewTimer(time.Until(deadline.Add(-hashWaitMargin)))
+			defer t.Stop()
+			timeout = t.C
 		}
-		if sha256.Sum256(data) != h.list.Pieces[index] {
+		select {
+		case <-h.done:
+		case <-timeout:
+			return fmt.Errorf("%w: piece %d of %s is due before its hashes came", errUnverifiable, index, r.url)
+		case <-s.ctx.Done():
+			return fmt.Errorf("piece %d of %s: %w", index, r.url, s.ctx.Err())
+		}
+		if h.err != nil {
+			return fmt.Errorf("%w: piece %d of %s: %w", errUnverifiable, index, r.url, h.err)
+		}
+		sum, err := s.e.cfg.Digest(s.ctx, data)
+		if err != nil {
+			return fmt.Errorf("%w: piece %d of %s: %w", errUnverifiable, index, r.url, err)
+		}
+		if sum != h.list.Pieces[index] {
 			return fmt.Errorf("%w: piece %d of %s does not match the publisher's hash", ErrBadPiece, index, r.url)
 		}
 	}
@@ -110,4 +134,9 @@ func (s *Swarm) verifyPiece(r *Resource, index int, data []byte) error {
 		}
 	}
 	return nil
+}
+
+// goSHA256 is the default Config.Digest.
+func goSHA256(_ context.Context, data []byte) ([32]byte, error) {
+	return sha256.Sum256(data), nil
 }

@@ -3,6 +3,7 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine/hashsource"
 	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/engine/origin"
+	"github.com/p2pmedia/p2pmedia/engine/piecehash"
 	"github.com/p2pmedia/p2pmedia/engine/store"
 	"github.com/p2pmedia/p2pmedia/hashservice"
 )
@@ -56,7 +58,7 @@ func otherPiece(m *store.Memory, key identity.PieceKey, b []byte) []byte {
 }
 
 // hashService serves the piece-hash service for the origin at originURL.
-func hashService(t *testing.T, originURL string) string {
+func hashService(t testing.TB, originURL string) string {
 	t.Helper()
 	host := strings.TrimPrefix(originURL, "http://")
 	if i := strings.IndexByte(host, '/'); i >= 0 {
@@ -337,4 +339,111 @@ func readResource(ctx context.Context, t *testing.T, r *engine.Resource) []byte 
 		got = append(got, b...)
 	}
 	return got
+}
+
+// gatedHashes is a hash source whose answers wait until open is closed, and
+// then fail with err when it is set.
+type gatedHashes struct {
+	engine.HashSource
+	open chan struct{}
+	err  error
+}
+
+func (g *gatedHashes) PieceHashes(ctx context.Context, mediaURL string, pieceLength int64) (*piecehash.List, error) {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if g.err != nil {
+		return nil, g.err
+	}
+	return g.HashSource.PieceHashes(ctx, mediaURL, pieceLength)
+}
+
+// TestHashesLate has an honest seed and a leech whose hash source answers
+// only after the leech's peer sent every piece. The pieces wait for their
+// hashes, unused, rather than going to HTTP: with hashes that match, the
+// leech reads them all from its peer; with none, it reads them again from
+// the origin and blames nobody.
+func TestHashesLate(t *testing.T) {
+	data := Media(2 << 20)
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{"hashes come", nil}, {"hashes fail", errors.New("hash service down")}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			url := Origin(t, data)
+			announce := Tracker(t)
+			seed := NewEngine(t, announce)
+			if got := readAll(ctx, t, seed, url); !bytes.Equal(got, data) {
+				t.Fatal("the seed did not read the origin's bytes")
+			}
+			gate := &gatedHashes{HashSource: &hashsource.Service{Base: hashService(t, url), Get: hashsource.HTTPGetter{}}, open: make(chan struct{}), err: tc.err}
+			var x exceptions
+			leech := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = gate, x.on })
+			waitPeers(ctx, t, leech, url, 1)
+			s, err := leech.JoinURL(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Resource(ctx, "", url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan []byte, 1)
+			// Not urgent (HTTPWindow) before the peer sent everything;
+			// due soon enough for HTTP to take over when hashes fail.
+			go func() { got <- readBy(ctx, r, time.Now().Add(12*time.Second)) }()
+			for leech.Stats().P2PDownloaded < int64(len(data)) {
+				if ctx.Err() != nil {
+					t.Fatalf("the peer sent %d bytes before the hashes came, want all %d: pieces wait for peers until their hashes come", leech.Stats().P2PDownloaded, len(data))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			select {
+			case <-got:
+				t.Fatal("the leech read the resource before its hashes came")
+			default:
+			}
+			close(gate.open)
+			if b := <-got; !bytes.Equal(b, data) {
+				t.Fatalf("the leech read %d corrupt bytes", corrupt(b, data))
+			}
+			st := leech.Stats()
+			switch {
+			case tc.err == nil && st.HTTPDownloaded != 0:
+				t.Errorf("with hashes that match, the leech fetched %d bytes over HTTP", st.HTTPDownloaded)
+			case tc.err != nil && st.HTTPDownloaded < int64(len(data)):
+				t.Errorf("without hashes, the leech fetched %d bytes over HTTP, want all %d again", st.HTTPDownloaded, len(data))
+			}
+			if n := x.bans(); n != 0 || s.PeerCount() != 1 {
+				t.Errorf("%d bans, %d peers: an honest peer is not to blame for the hash source", n, s.PeerCount())
+			}
+		})
+	}
+}
+
+// readBy reads every piece of r at once, due by deadline, and returns the
+// bytes (nil on an error).
+func readBy(ctx context.Context, r *engine.Resource, deadline time.Time) []byte {
+	pieces := make([][]byte, r.PieceCount())
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for i := range pieces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := r.ReadPiece(ctx, i, deadline)
+			pieces[i] = b
+			failed.CompareAndSwap(false, err != nil)
+		}()
+	}
+	wg.Wait()
+	if failed.Load() {
+		return nil
+	}
+	return bytes.Join(pieces, nil)
 }
