@@ -116,6 +116,7 @@ func newWasmEngine(cfgV, emit js.Value) (*wasmEngine, error) {
 		P2PDisabled:    !cfg.p2pEnabled,
 	}
 	ecfg.Hashes = w.hashSource(cfg)
+	ecfg.Digest = pieceSHA256
 	if cfg.validatePiece.Type() == js.TypeFunction {
 		ecfg.Validate = w.validator(cfg.validatePiece)
 	}

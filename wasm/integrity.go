@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"syscall/js"
@@ -70,6 +71,20 @@ func (w *wasmEngine) validator(fn js.Value) engine.Validator {
 func callFn(fn js.Value, args ...any) (v js.Value, err error) {
 	err = jsutil.Try(func() { v = fn.Invoke(args...) })
 	return v, err
+}
+
+// pieceSHA256 is the engine's Config.Digest: WebCrypto's SHA-256 (see
+// BenchmarkPieceSHA256), else Go's where the page has no crypto.subtle (an
+// insecure context) or it failed.
+func pieceSHA256(ctx context.Context, data []byte) ([32]byte, error) {
+	sum, err := webCryptoSHA256(ctx, data)
+	if err != nil {
+		if ctx.Err() != nil {
+			return sum, err
+		}
+		return sha256.Sum256(data), nil
+	}
+	return sum, nil
 }
 
 // webCryptoSHA256 returns the SHA-256 of data computed by the browser's
