@@ -155,6 +155,7 @@
         const engine = new P2PEngineMedia({
           announce: [trackerURL],
           webRTCConfig: {iceServers: []},
+          hashSource: location.origin + '/__hashes',
           logLevel: p.log,
           mediaElem: video,
         });
