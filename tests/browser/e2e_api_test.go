@@ -176,7 +176,8 @@ func TestE2EAPI(t *testing.T) {
 			t.Logf("%s: stats say %d bytes over HTTP and %d from peers; the origin sent %d bytes to the page's engine and %d to its service worker",
 				c.label, engine, int64(c.st.P2P*1024), page, fallback)
 			if math.Abs(float64(engine-page)) > float64(slack) {
-				t.Errorf("%s: totalHTTPDownloaded %.0f KB, but the origin sent %d bytes to the page's engine: want within %d bytes", c.label, c.st.HTTP, page, slack)
+				t.Errorf("%s: totalHTTPDownloaded %.0f KB, but the origin sent %d bytes to the page's engine: want within %d bytes; its requests:\n%s",
+					c.label, c.st.HTTP, page, slack, strings.Join(env.origin.list(mark, func(r *originRec) bool { return r.who == who }), "\n"))
 			}
 			if got := engine + int64(c.st.P2P*1024) + fallback; got < int64(len(f.data)) {
 				t.Errorf("%s played the file with %d bytes from the engine's HTTP, peers and its service worker's fallback; the file has %d", c.label, got, len(f.data))
