@@ -103,7 +103,7 @@ fuzz:
 ## bench-native: swarm scenarios and P2P throughput, natively (prints BENCH lines)
 bench-native: deps
 	mkdir -p build
-	$(GO) test -run '^$$' -bench 'Swarm|Live|P2PThroughput' -benchtime 1x -timeout 30m ./tests/swarm | tee build/bench-native.txt | grep -E '^BENCH|^ok|FAIL'
+	$(GO) test -run '^$$' -bench 'Swarm|Live|P2PThroughput|VerifyCost' -benchtime 1x -timeout 30m ./tests/swarm | tee build/bench-native.txt | grep -E '^BENCH|^ok|FAIL'
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/wire ./engine
 
 ## bench-browser: browser scenarios (prints BENCH lines)

@@ -2,11 +2,15 @@ package swarm
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/engine/hashsource"
+	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/engine/rtc/rtctest"
 )
 
@@ -50,12 +54,51 @@ func BenchmarkP2PThroughput(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyCost sets the rate at which one core hashes pieces (what
+// verification costs) against the rate at which one peer delivers verified
+// pieces, in the same run; plain_p2p_mib_s is the latter without hashes.
+func BenchmarkVerifyCost(b *testing.B) {
+	const size = 64 << 20
+	data := Media(size)
+	for range b.N {
+		l := int64(identity.DefaultPieceLength)
+		start := time.Now()
+		for off := int64(0); off < size; off += l {
+			sha256.Sum256(data[off:min(off+l, size)])
+		}
+		hashRate := float64(size) / (1 << 20) / time.Since(start).Seconds()
+
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		url := Origin(b, data)
+		hashes := &hashsource.Service{Base: hashService(b, url), Get: hashsource.HTTPGetter{}}
+		if _, err := hashes.PieceHashes(ctx, url, l); err != nil {
+			b.Fatal(err)
+		}
+		verified, err := engineThroughput(ctx, b, url, size, func(c *engine.Config) { c.Hashes = hashes })
+		if err != nil {
+			b.Fatal(err)
+		}
+		plain, err := engineThroughput(ctx, b, url, size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		fmt.Printf("BENCH verify_cost mib_s=%.1f p2p_mib_s=%.1f ratio=%.2f plain_p2p_mib_s=%.1f\n", hashRate, verified, hashRate/verified, plain)
+		b.ReportMetric(hashRate/verified, "ratio")
+	}
+}
+
 // EngineThroughput measures how fast one engine downloads a whole resource
 // from another that holds it, in MiB/s.
-func EngineThroughput(ctx context.Context, t testing.TB, size int64) (float64, error) {
-	url := Origin(t, Media(size))
+// The engines take opts; with a Hashes among them, from a service that
+// hashed the resource before the leech opens it.
+func EngineThroughput(ctx context.Context, t testing.TB, size int64, opts ...func(*engine.Config)) (float64, error) {
+	return engineThroughput(ctx, t, Origin(t, Media(size)), size, opts...)
+}
+
+func engineThroughput(ctx context.Context, t testing.TB, url string, size int64, opts ...func(*engine.Config)) (float64, error) {
 	announce := Tracker(t)
-	seed := NewEngine(t, announce)
+	seed := NewEngine(t, announce, opts...)
 	sw, err := seed.JoinURL(url)
 	if err != nil {
 		return 0, err
@@ -69,7 +112,7 @@ func EngineThroughput(ctx context.Context, t testing.TB, size int64) (float64, e
 			return 0, err
 		}
 	}
-	leech := NewEngine(t, announce)
+	leech := NewEngine(t, announce, opts...)
 	lsw, err := leech.JoinURL(url)
 	if err != nil {
 		return 0, err
