@@ -100,9 +100,11 @@ type Config struct {
 	// Validate optionally checks every piece from a peer: a site's own
 	// scheme, besides or instead of Hashes.
 	Validate Validator
-	// Hashes gives the publisher's piece hashes (engine/hashsource). With
-	// it no byte from a peer is used before its piece matched its hash;
-	// without it (and without Validate) bytes from peers are unverified.
+	// Hashes gives the publisher's piece hashes (engine/hashsource), or
+	// the hashes of whole resources when it is a SegmentHasher. With it no
+	// byte from a peer is used before its piece (or its whole resource)
+	// matched its hash; without it (and without Validate) bytes from peers
+	// are unverified.
 	Hashes HashSource
 	// Digest computes the SHA-256 that a piece from peers is checked with
 	// (default: crypto/sha256). The browser build passes WebCrypto's, which

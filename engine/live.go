@@ -53,9 +53,10 @@ func (s *Swarm) LiveResource(ctx context.Context, name, url string, wait time.Du
 		elected := s.electedLocked(name, nil)
 		heard := s.heard
 		s.mu.Unlock()
+		_, whole := s.e.cfg.Hashes.(SegmentHasher)
 		switch {
 		case untrusted:
-		case announced && s.e.cfg.Hashes != nil:
+		case announced && s.e.cfg.Hashes != nil && !whole:
 			// What peers announce is a hint: the publisher's hashes say
 			// which version the origin has, and it is that one that is
 			// read, from the peers that hold it.
@@ -74,6 +75,10 @@ func (s *Swarm) LiveResource(ctx context.Context, name, url string, wait time.Du
 			s.kick()
 			return r, nil
 		case announced:
+			// Without hashes, or with a hash of the whole segment, which
+			// says nothing of its size or validators: the announced ones
+			// are taken; with the hash, the check of the whole refuses
+			// bytes that are not the origin's.
 			r, err := s.resourceWithInfo(name, url, info)
 			if err != nil {
 				return nil, err

@@ -137,5 +137,12 @@ func peerRateAfter(rate float64, measured bool, n int, d time.Duration, complete
 }
 
 // peerSlots is how many downloads a peer with strikes may have at once:
-// each strike costs it one, down to one.
-func peerSlots(strikes int) int { return max(maxPerPeer-strikes, 1) }
+// each strike costs it one, down to one. For pieces checked against hashes,
+// a peer that has not yet delivered one that passed (not proven) has one:
+// a poisoner's first bad piece bans it before it wasted more than that.
+func peerSlots(strikes int, proven bool) int {
+	if !proven {
+		return 1
+	}
+	return max(maxPerPeer-strikes, 1)
+}

@@ -100,12 +100,16 @@ func TestPeerRateAfter(t *testing.T) {
 	}
 }
 
-// TestPeerSlots: each strike costs a slot, down to one; maxStrikes ban
-// before a peer could be left with none.
+// TestPeerSlots: each strike costs a proven peer a slot, down to one; an
+// unproven peer has one; maxStrikes ban before a peer could be left with
+// none.
 func TestPeerSlots(t *testing.T) {
 	for strikes, want := range []int{maxPerPeer, maxPerPeer - 1, maxPerPeer - 2, 1, 1} {
-		if got := peerSlots(strikes); got != want {
-			t.Errorf("peerSlots(%d) = %d, want %d", strikes, got, want)
+		if got := peerSlots(strikes, true); got != want {
+			t.Errorf("peerSlots(%d, proven) = %d, want %d", strikes, got, want)
+		}
+		if got := peerSlots(strikes, false); got != 1 {
+			t.Errorf("peerSlots(%d, unproven) = %d, want 1", strikes, got)
 		}
 	}
 	if maxStrikes > maxPerPeer {
@@ -163,5 +167,32 @@ func TestSDPFingerprint(t *testing.T) {
 	}
 	if got := sdpFingerprint("v=0\r\na=setup:actpass\r\n"); got != "" {
 		t.Errorf("sdpFingerprint without one = %q", got)
+	}
+}
+
+// TestHoldPolicy checks which pieces held for the check of their whole
+// resource stop waiting (due within hashWaitMargin), and the deadline by
+// which the rest of the resource is wanted: the earliest of the others.
+func TestHoldPolicy(t *testing.T) {
+	now := time.Unix(1000, 0)
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	for _, tc := range []struct {
+		name      string
+		deadlines map[int]time.Time
+		due       time.Time
+		late      []int
+	}{
+		{"none held", nil, time.Time{}, nil},
+		{"no deadline", map[int]time.Time{0: {}, 3: {}}, time.Time{}, nil},
+		{"far", map[int]time.Time{0: at(5 * time.Second), 1: at(3 * time.Second)}, at(3 * time.Second), nil},
+		{"just outside the margin", map[int]time.Time{2: at(hashWaitMargin + time.Millisecond)}, at(hashWaitMargin + time.Millisecond), nil},
+		{"at the margin", map[int]time.Time{2: at(hashWaitMargin)}, time.Time{}, []int{2}},
+		{"past", map[int]time.Time{4: at(-time.Second), 1: at(time.Second / 2)}, time.Time{}, []int{1, 4}},
+		{"mixed", map[int]time.Time{0: at(time.Second / 2), 1: {}, 2: at(8 * time.Second), 3: at(2 * time.Second)}, at(2 * time.Second), []int{0}},
+	} {
+		due, late := holdPolicy(tc.deadlines, now)
+		if !due.Equal(tc.due) || fmt.Sprint(late) != fmt.Sprint(tc.late) {
+			t.Errorf("%s: holdPolicy = %v, %v; want %v, %v", tc.name, due.Sub(now), late, tc.due.Sub(now), tc.late)
+		}
 	}
 }

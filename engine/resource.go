@@ -52,6 +52,10 @@ type Resource struct {
 	// hashes are the publisher's hashes of this version, nil without a
 	// hash source; set at creation.
 	hashes *hashes
+	// whole holds the resource until its bytes from peers are checked
+	// against the hash of the whole of it (a SegmentHasher's), nil for
+	// piece hashes or none; set at creation.
+	whole *wholeCheck
 }
 
 // piece is a piece being read or fetched.
@@ -65,10 +69,13 @@ type piece struct {
 	deadline   time.Time // zero: no deadline (prefetch only)
 	prefetch   bool
 	origin     bool // elected live fetch: over HTTP now, even with no reader
-	done       chan struct{}
-	finished   bool // done is closed; data and err are set
-	data       []byte
-	err        error
+	// needed: pieces from peers of its resource wait for this one to be
+	// checked whole (wholeCheck), and are due as a read of it would be.
+	needed   bool
+	done     chan struct{}
+	finished bool // done is closed; data and err are set
+	data     []byte
+	err      error
 
 	src        source
 	peer       *peer
@@ -174,8 +181,7 @@ func (s *Swarm) resourceWith(name, url string, info identity.ResourceInfo, known
 		r.hashes = &hashes{done: make(chan struct{}), list: known, err: matchInfo(known, info, n)}
 		close(r.hashes.done)
 	case s.e.cfg.Hashes != nil:
-		r.hashes = &hashes{done: make(chan struct{})}
-		go s.fetchHashes(r)
+		s.newHashesLocked(r)
 	}
 	return r, nil
 }
@@ -320,6 +326,9 @@ func (r *Resource) publishLocked(pc *piece, data []byte, err error) {
 // goneLocked retires a resource version: pending reads fail with err.
 func (r *Resource) goneLocked(err error) {
 	r.gone = true
+	if r.whole != nil {
+		r.closeWholeLocked()
+	}
 	r.failAllLocked(err)
 }
 

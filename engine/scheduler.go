@@ -82,6 +82,9 @@ func (s *Swarm) scheduleLocked(now time.Time) {
 			continue
 		}
 		s.prefetchLocked(r, now)
+		if r.whole != nil {
+			s.wholeLocked(r, now)
+		}
 		for i, pc := range r.pieces {
 			if pc.waiters == 0 && !pc.prefetch && !pc.origin && pc.src == srcNone && pc.got == 0 {
 				delete(r.pieces, i) // abandoned by its readers
@@ -131,7 +134,7 @@ func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
 	}
 	if r.rate <= 0 {
 		for i, pc := range r.pieces {
-			if pc.prefetch && !pc.origin && pc.waiters == 0 && pc.src == srcNone {
+			if pc.prefetch && !pc.origin && !pc.needed && pc.waiters == 0 && pc.src == srcNone {
 				delete(r.pieces, i)
 			}
 		}
@@ -141,7 +144,7 @@ func (s *Swarm) prefetchLocked(r *Resource, now time.Time) {
 	l := s.id.PieceLength
 	first := int(min(max(pos, 0), r.info.Size) / l)
 	for i, pc := range r.pieces {
-		if pc.prefetch && !pc.origin && pc.waiters == 0 && pc.src == srcNone && i < first {
+		if pc.prefetch && !pc.origin && !pc.needed && pc.waiters == 0 && pc.src == srcNone && i < first {
 			delete(r.pieces, i)
 		}
 	}
@@ -216,7 +219,7 @@ func (s *Swarm) schedulePieceLocked(pc *piece, now time.Time) {
 		return
 	}
 	timeLeft := pc.deadline.Sub(now)
-	urgent := pc.origin || !pc.deadline.IsZero() && timeLeft <= s.e.cfg.HTTPWindow && (pc.waiters > 0 || s.inMinBufferLocked(pc, now))
+	urgent := pc.origin || !pc.deadline.IsZero() && timeLeft <= s.e.cfg.HTTPWindow && (pc.waiters > 0 || pc.needed || s.inMinBufferLocked(pc, now))
 	if urgent && !pc.origin && (s.discoveringLocked(now) || pc.r.live && !s.electedLocked(pc.r.name, pc.r) || pc.r.edgeWait) {
 		// Peers may connect any moment, or the peer elected for this live
 		// segment, or the one ahead at the swarm's edge, will have it soon:
@@ -281,13 +284,13 @@ func (s *Swarm) heldLocked(r *Resource, i int, excluded map[*peer]bool) bool {
 // bestPeerLocked picks the peer to ask for pc: one that holds it, has a free
 // slot and has not failed it; the fastest, least busy first.
 func (s *Swarm) bestPeerLocked(pc *piece) *peer {
-	if !pc.r.acceptsPeers() {
+	if !pc.r.acceptsPeersLocked(pc.index) {
 		return nil
 	}
 	var best *peer
 	var bestScore float64
 	for _, p := range s.peers {
-		if pc.excluded[p] || len(p.downloads) >= peerSlots(p.strikes) || !p.holds(pc.r.ref, pc.index) {
+		if pc.excluded[p] || len(p.downloads) >= peerSlots(p.strikes, p.proven || pc.r.hashes == nil) || !p.holds(pc.r.ref, pc.index) {
 			continue
 		}
 		score := p.rate / float64(1+len(p.downloads))
@@ -458,7 +461,8 @@ func (s *Swarm) fetchHTTP(ctx context.Context, pc *piece, buf []byte, from int, 
 
 // finishPiece verifies a complete piece that holds bytes from peers, stores
 // it and publishes it. A piece that fails verification starts over without
-// the peers that sent it (rejectPiece).
+// the peers that sent it (rejectPiece). A piece from peers of a resource
+// checked whole waits, unpublished, for the rest of it (hold).
 func (s *Swarm) finishPiece(pc *piece) {
 	r := pc.r
 	s.mu.Lock()
@@ -467,7 +471,13 @@ func (s *Swarm) finishPiece(pc *piece) {
 	contributors, deadline := pc.contributors, pc.deadline
 	s.mu.Unlock()
 	if len(contributors) > 0 {
-		if err := s.verifyPiece(r, pc.index, data, deadline); errors.Is(err, ErrBadPiece) {
+		err := s.verifyPiece(r, pc.index, data, deadline)
+		if err == nil && r.whole != nil {
+			if err = s.hold(pc, data); err == nil {
+				return // published with the rest, once the whole matched
+			}
+		}
+		if errors.Is(err, ErrBadPiece) {
 			s.rejectPiece(pc, contributors, err)
 			return
 		} else if err != nil {
@@ -475,6 +485,14 @@ func (s *Swarm) finishPiece(pc *piece) {
 			return
 		}
 	}
+	s.publishPiece(pc, data, contributors)
+}
+
+// publishPiece gives a complete piece whose bytes are the origin's (from
+// it, or verified) to its readers, then to the store and, once stored, to
+// the peers. contributors are the peers whose bytes it holds.
+func (s *Swarm) publishPiece(pc *piece, data []byte, contributors map[*peer]bool) {
+	r := pc.r
 	// Readers get the piece now, not after the store took it (Cache Storage
 	// may take a while); meanwhile it stays in r.pieces, finished, so that a
 	// new read of it finds it there.
@@ -482,6 +500,12 @@ func (s *Swarm) finishPiece(pc *piece) {
 	if r.gone || s.closed || pc.finished {
 		s.mu.Unlock()
 		return
+	}
+	if r.whole != nil && r.whole.keepLocked(pc.index, data) {
+		s.kick() // the resource is complete: check it, or let it go
+	}
+	if p := pc.finisher; p != nil && len(contributors) == 1 && contributors[p] {
+		p.proven = true // now, not once stored: Cache Storage may take a while
 	}
 	r.publishLocked(pc, data, nil)
 	s.mu.Unlock()
@@ -512,18 +536,25 @@ func (s *Swarm) finishPiece(pc *piece) {
 	}
 }
 
-// retryPiece discards a piece from peers that could not be checked (err)
-// (its hashes failed, or did not come before its deadline) and schedules it
-// again without its senders, who are not to blame.
-func (s *Swarm) retryPiece(pc *piece, contributors map[*peer]bool, err error) {
-	s.mu.Lock()
+// restartLocked discards the bytes of pc, which contributors sent, and
+// hands it back to the scheduler, which asks none of them for it again.
+func restartLocked(pc *piece, contributors map[*peer]bool) {
 	pc.src, pc.got, pc.contributors = srcNone, 0, nil
 	if pc.excluded == nil {
 		pc.excluded = map[*peer]bool{}
 	}
 	for p := range contributors {
-		pc.excluded[p] = true // they would send the same bytes, as unverifiable
+		pc.excluded[p] = true
 	}
+}
+
+// retryPiece discards a piece from peers that could not be checked (err)
+// (its hashes failed, or did not come before its deadline) and schedules it
+// again without its senders, who are not to blame: they would send the
+// same bytes, as unverifiable.
+func (s *Swarm) retryPiece(pc *piece, contributors map[*peer]bool, err error) {
+	s.mu.Lock()
+	restartLocked(pc, contributors)
 	s.mu.Unlock()
 	if s.ctx.Err() == nil {
 		s.e.log.Debug("piece from peers not checked", "err", err)
@@ -532,30 +563,34 @@ func (s *Swarm) retryPiece(pc *piece, contributors map[*peer]bool, err error) {
 }
 
 // rejectPiece discards a piece whose bytes from peers failed verification
-// (err) and schedules it again without them, within its deadline. A piece
-// that one peer sent bans that peer; one that several sent strikes each of
-// them, since the bytes do not tell who lied, and the liar is banned the
-// next time it sends a piece alone.
+// (err) and schedules it again without them, within its deadline; its
+// senders are blamed (blameLocked).
 func (s *Swarm) rejectPiece(pc *piece, contributors map[*peer]bool, err error) {
 	s.mu.Lock()
-	pc.src, pc.got, pc.contributors = srcNone, 0, nil
-	if pc.excluded == nil {
-		pc.excluded = map[*peer]bool{}
-	}
-	for p := range contributors {
-		pc.excluded[p] = true
-		if len(contributors) > 1 {
-			p.strikeLocked("piece failed verification")
-		}
-	}
+	restartLocked(pc, contributors)
+	ban := s.blameLocked(contributors)
 	s.mu.Unlock()
 	s.e.log.Debug("piece failed verification", "err", err)
-	if len(contributors) == 1 {
-		for p := range contributors {
-			s.ban(p, err)
-		}
+	if ban != nil {
+		s.ban(ban, err)
 	}
 	s.kick()
+}
+
+// blameLocked blames the senders of bytes that failed verification: a
+// single sender is returned, for the caller to ban without the lock; several
+// get a strike each, since the bytes do not tell who lied, and the liar is
+// banned the next time it sends bytes alone.
+func (s *Swarm) blameLocked(senders map[*peer]bool) (ban *peer) {
+	if len(senders) == 1 {
+		for p := range senders {
+			return p
+		}
+	}
+	for p := range senders {
+		p.strikeLocked("bytes failed verification")
+	}
+	return nil
 }
 
 func (s *Swarm) broadcastDropLocked(r *Resource, i int) {

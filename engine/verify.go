@@ -13,10 +13,29 @@ import (
 
 // HashSource gives the publisher's SHA-256 of every piece of the whole
 // resource at a media URL, in pieces of pieceLength (engine/hashsource has
-// the piece-hash service's and static lists').
+// the piece-hash service's and static lists'). A source that implements
+// SegmentHasher too gives whole-resource hashes instead.
 type HashSource interface {
 	PieceHashes(ctx context.Context, mediaURL string, pieceLength int64) (*piecehash.List, error)
 }
+
+// SegmentHasher is implemented by a HashSource whose hashes are of whole
+// resources rather than of pieces: PeerTube's segments-sha256.json holds the
+// SHA-256 of each segment file (engine/hashsource.PeerTube). The engine asks
+// such a source for SegmentHash only, never for PieceHashes. Bytes from
+// peers of a resource checked whole reach no reader, store or peer before
+// every piece of the resource is there and the whole matched; the pieces
+// wait for one another, so a resource larger than MaxSegmentHashSize is not
+// asked of peers at all.
+type SegmentHasher interface {
+	SegmentHash(ctx context.Context, mediaURL string) (piecehash.Hash, error)
+}
+
+// MaxSegmentHashSize bounds the size of a resource whose bytes from peers
+// are checked against a whole-resource hash (SegmentHasher): its pieces are
+// kept in memory until the check. A larger resource comes from the origin
+// only.
+const MaxSegmentHashSize = 32 << 20
 
 // ErrBadPiece is wrapped by the error of a piece whose bytes from peers are
 // not the publisher's: its hash did not match, or Validate refused it. The
@@ -25,9 +44,22 @@ var ErrBadPiece = errors.New("engine: piece from peers is not the origin's")
 
 // hashes is what the hash source said of one version of a resource.
 type hashes struct {
-	done chan struct{} // closed once list or err is set
+	done chan struct{} // closed once list, sum or err is set
 	list *piecehash.List
-	err  error
+	// sum is the SHA-256 of the whole resource, from a SegmentHasher (the
+	// resource has a wholeCheck then).
+	sum piecehash.Hash
+	err error
+}
+
+// came reports whether the hashes came (without error), without waiting.
+func (h *hashes) came() bool {
+	select {
+	case <-h.done:
+		return h.err == nil
+	default:
+		return false
+	}
 }
 
 // failed reports whether the hashes did not come (err set), without waiting.
@@ -40,12 +72,17 @@ func (h *hashes) failed() bool {
 	}
 }
 
-// acceptsPeers reports whether pieces of r may be asked of peers: unless
-// its hashes failed to come. While they are on their way peers are asked
-// already, so that a piece wanted at once need not go to HTTP for want of
-// them; what peers send waits for them before it is used (verifyPiece).
-func (r *Resource) acceptsPeers() bool {
-	return r.hashes == nil || !r.hashes.failed()
+// acceptsPeersLocked reports whether piece i of r may be asked of peers:
+// unless its hashes failed to come, or its resource is checked whole and
+// the check no longer takes bytes for piece i (see wholeCheck.acceptsLocked).
+// While the hashes are on their way peers are asked already, so that a piece
+// wanted at once need not go to HTTP for want of them; what peers send waits
+// for them before it is used (verifyPiece, wholeCheck).
+func (r *Resource) acceptsPeersLocked(i int) bool {
+	if r.hashes != nil && r.hashes.failed() {
+		return false
+	}
+	return r.whole == nil || r.whole.acceptsLocked(i)
 }
 
 // errUnverifiable is the error of a piece from peers that cannot be checked
@@ -57,17 +94,40 @@ var errUnverifiable = errors.New("engine: no hashes to check the piece with")
 // peers stops waiting for its hashes and is fetched from the origin.
 const hashWaitMargin = time.Second
 
+// newHashesLocked gives r, just created, the hashes of the engine's hash
+// source, on their way. A resource that a SegmentHasher is to check whole
+// gets a wholeCheck, unless it is too large to be held in memory: then its
+// pieces come from the origin only.
+func (s *Swarm) newHashesLocked(r *Resource) {
+	r.hashes = &hashes{done: make(chan struct{})}
+	if _, ok := s.e.cfg.Hashes.(SegmentHasher); ok {
+		if r.info.Size > MaxSegmentHashSize {
+			r.hashes.err = fmt.Errorf("engine: %s is %d bytes, more than the %d bytes checked against a whole hash", r.url, r.info.Size, MaxSegmentHashSize)
+			close(r.hashes.done)
+			s.e.log.Warn("too large to check whole: pieces come from the origin only", "url", r.url, "size", r.info.Size, "max", MaxSegmentHashSize)
+			return
+		}
+		r.whole = newWholeCheck(r.n)
+	}
+	go s.fetchHashes(r)
+}
+
 // fetchHashes asks the hash source for r's hashes. If they do not come,
 // r's pieces are never asked of peers.
 func (s *Swarm) fetchHashes(r *Resource) {
 	h := r.hashes
 	ctx, cancel := context.WithTimeout(s.ctx, s.e.cfg.HashTimeout)
 	defer cancel()
-	l, err := s.e.cfg.Hashes.PieceHashes(ctx, r.url, s.id.PieceLength)
-	if err == nil {
-		err = matchInfo(l, r.info, r.n)
+	var err error
+	if sh, ok := s.e.cfg.Hashes.(SegmentHasher); ok {
+		h.sum, err = sh.SegmentHash(ctx, r.url)
+	} else {
+		h.list, err = s.e.cfg.Hashes.PieceHashes(ctx, r.url, s.id.PieceLength)
+		if err == nil {
+			err = matchInfo(h.list, r.info, r.n)
+		}
 	}
-	h.list, h.err = l, err
+	h.err = err
 	close(h.done)
 	if err != nil {
 		if s.ctx.Err() == nil {
@@ -96,24 +156,16 @@ func matchInfo(l *piecehash.List, info identity.ResourceInfo, n int) error {
 // verifyPiece checks a complete piece of r that holds bytes from peers
 // against the publisher's hash, waiting for the hashes if need be, and the
 // Validate hook. An error wraps ErrBadPiece when the bytes are not the
-// origin's, errUnverifiable when the hashes did not come.
+// origin's, errUnverifiable when the hashes did not come. A resource
+// checked whole has no hash per piece: only Validate is asked here, and
+// the piece then waits for the rest (Swarm.hold).
 //
 // The wait ends a little before the piece's deadline,
 // so that a slow hash source leaves time to fetch the piece from the origin.
 func (s *Swarm) verifyPiece(r *Resource, index int, data []byte, deadline time.Time) error {
-	if h := r.hashes; h != nil {
-		var timeout <-chan time.Time
-		if !deadline.IsZero() {
-			t := time.NewTimer(time.Until(deadline.Add(-hashWaitMargin)))
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case <-h.done:
-		case <-timeout:
-			return fmt.Errorf("%w: piece %d of %s is due before its hashes came", errUnverifiable, index, r.url)
-		case <-s.ctx.Done():
-			return fmt.Errorf("piece %d of %s: %w", index, r.url, s.ctx.Err())
+	if h := r.hashes; h != nil && r.whole == nil {
+		if err := s.waitHashes(h, deadline); err != nil {
+			return fmt.Errorf("piece %d of %s: %w", index, r.url, err)
 		}
 		if h.err != nil {
 			return fmt.Errorf("%w: piece %d of %s: %w", errUnverifiable, index, r.url, h.err)
@@ -134,6 +186,32 @@ func (s *Swarm) verifyPiece(r *Resource, index int, data []byte, deadline time.T
 		}
 	}
 	return nil
+}
+
+// waitHashes waits for h until hashWaitMargin before deadline (zero: no
+// deadline), or the swarm's end. Hashes that came are used whatever the
+// deadline: a select between them and a timer that fired would pick either.
+// The error of a wait that ended first wraps errUnverifiable.
+func (s *Swarm) waitHashes(h *hashes, deadline time.Time) error {
+	select {
+	case <-h.done:
+		return nil
+	default:
+	}
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline.Add(-hashWaitMargin)))
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-h.done:
+		return nil
+	case <-timeout:
+		return fmt.Errorf("%w: due before its hashes came", errUnverifiable)
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
 }
 
 // goSHA256 is the default Config.Digest.

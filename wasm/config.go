@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"syscall/js"
 
 	"github.com/pion/webrtc/v3"
@@ -39,6 +40,13 @@ type config struct {
 	hashService string
 	// hashListFn is a function(url) → the URL of url's hash list, if set.
 	hashListFn js.Value
+	// peerTube is set when the hashes are PeerTube's, of whole segments
+	// (hashSource: {peertube: …}): those of the list at peerTubeURL when
+	// set, else of the list peerTubeFn (a function(url) → URL or null)
+	// names when set, else of the segments-sha256.json beside each segment.
+	peerTube    bool
+	peerTubeURL string
+	peerTubeFn  js.Value
 	// validatePiece is the site's function(info, bytes) → boolean or a
 	// promise of one, if set.
 	validatePiece js.Value
@@ -61,6 +69,7 @@ func parseConfig(v js.Value) (config, error) {
 		pieceLength: 0,
 
 		hashListFn:    js.Undefined(),
+		peerTubeFn:    js.Undefined(),
 		validatePiece: js.Undefined(),
 	}
 	switch h := v.Get("hashSource"); h.Type() {
@@ -68,9 +77,13 @@ func parseConfig(v js.Value) (config, error) {
 		c.hashService = h.String()
 	case js.TypeFunction:
 		c.hashListFn = h
+	case js.TypeObject:
+		if err := c.parsePeerTube(h.Get("peertube")); err != nil {
+			return config{}, err
+		}
 	case js.TypeUndefined, js.TypeNull:
 	default:
-		return config{}, errors.New("p2pmedia: hashSource must be a string or a function")
+		return config{}, errors.New("p2pmedia: hashSource must be a string, a function or {peertube: …}")
 	}
 	switch f := v.Get("validatePiece"); f.Type() {
 	case js.TypeFunction:
@@ -108,6 +121,33 @@ func parseConfig(v js.Value) (config, error) {
 	}
 	return c, nil
 }
+
+// parsePeerTube reads pt, the peertube field of hashSource {peertube: pt}:
+// true for the segments-sha256.json beside each segment, the absolute
+// http(s) URL of one list, or a function(url) → the URL of the list of the
+// segment at url, or null for none.
+func (c *config) parsePeerTube(pt js.Value) error {
+	switch pt.Type() {
+	case js.TypeBoolean:
+		if !pt.Bool() {
+			return errPeerTube
+		}
+	case js.TypeString:
+		u, err := url.Parse(pt.String())
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("p2pmedia: hashSource.peertube %.200q is not an absolute http(s) URL", pt.String())
+		}
+		c.peerTubeURL = pt.String()
+	case js.TypeFunction:
+		c.peerTubeFn = pt
+	default:
+		return errPeerTube
+	}
+	c.peerTube = true
+	return nil
+}
+
+var errPeerTube = errors.New("p2pmedia: hashSource.peertube must be true, the URL of a segments-sha256.json or a function(url) returning one")
 
 // integer reads a non-negative integer option; def when absent.
 func integer(v js.Value, name string, def int64) (int64, error) {

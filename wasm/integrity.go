@@ -12,6 +12,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/hashsource"
+	"github.com/p2pmedia/p2pmedia/wasm/jsfetch"
 	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
 )
 
@@ -20,29 +21,54 @@ import (
 const validateTimeout = 5 * time.Second
 
 // hashSource is the engine's hash source of the hashSource option: the
-// piece-hash service at a base URL, or the hash list a site's function
-// names for each media URL; nil without the option.
+// piece-hash service at a base URL, the hash list a site's function names
+// for each media URL, or PeerTube's lists of segment hashes; nil without
+// the option.
 func (w *wasmEngine) hashSource(cfg config) engine.HashSource {
 	switch {
 	case cfg.hashService != "":
 		return &hashsource.Service{Base: cfg.hashService, Get: w.fetcher}
 	case cfg.hashListFn.Type() == js.TypeFunction:
-		fn := cfg.hashListFn
-		return &hashsource.Lists{Get: w.fetcher, URL: func(mediaURL string) (string, error) {
-			r, err := callFn(fn, mediaURL)
-			if err != nil {
-				return "", fmt.Errorf("option \"hashSource\": %w", err)
-			}
-			switch r.Type() {
-			case js.TypeString:
-				return r.String(), nil
-			case js.TypeUndefined, js.TypeNull:
-				return "", nil
-			}
-			return "", errors.New("option \"hashSource\" returned neither a URL nor null")
-		}}
+		return &hashsource.Lists{Get: w.fetcher, URL: listURLFunc(cfg.hashListFn, "hashSource")}
+	case cfg.peerTube:
+		pt := &hashsource.PeerTube{Get: freshGetter{w.fetcher}}
+		switch {
+		case cfg.peerTubeURL != "":
+			u := cfg.peerTubeURL
+			pt.URL = func(string) (string, error) { return u, nil }
+		case cfg.peerTubeFn.Type() == js.TypeFunction:
+			pt.URL = listURLFunc(cfg.peerTubeFn, "hashSource.peertube")
+		}
+		return pt
 	}
 	return nil
+}
+
+// listURLFunc makes fn, a site's function(url) → the URL of a hash list or
+// null (the option named option), a hash source's function of a media URL.
+func listURLFunc(fn js.Value, option string) func(mediaURL string) (string, error) {
+	return func(mediaURL string) (string, error) {
+		r, err := callFn(fn, mediaURL)
+		if err != nil {
+			return "", fmt.Errorf("option %q: %w", option, err)
+		}
+		switch r.Type() {
+		case js.TypeString:
+			return r.String(), nil
+		case js.TypeUndefined, js.TypeNull:
+			return "", nil
+		}
+		return "", fmt.Errorf("option %q returned neither a URL nor null", option)
+	}
+}
+
+// freshGetter is the Getter of PeerTube lists: a live stream's changes with
+// every segment, so the browser's cached copy is revalidated each time.
+type freshGetter struct{ f *jsfetch.Fetcher }
+
+// Get implements hashsource.Getter.
+func (g freshGetter) Get(ctx context.Context, url string, max int) (int, []byte, error) {
+	return g.f.GetFresh(ctx, url, max)
 }
 
 // validator is the engine's Validate of the validatePiece option: the

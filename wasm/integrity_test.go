@@ -8,6 +8,10 @@ import (
 	"crypto/sha256"
 	"syscall/js"
 	"testing"
+
+	"github.com/p2pmedia/p2pmedia/engine"
+	"github.com/p2pmedia/p2pmedia/engine/hashsource"
+	"github.com/p2pmedia/p2pmedia/wasm/jsfetch"
 )
 
 func TestWebCryptoSHA256(t *testing.T) {
@@ -63,4 +67,37 @@ func BenchmarkPieceSHA256(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPeerTubeHashSource reads the three forms of hashSource {peertube: …}
+// into the engine's PeerTube source and where it looks for each segment's
+// list.
+func TestPeerTubeHashSource(t *testing.T) {
+	const seg = "https://pt.example/static/streaming-playlists/hls/live/u/0-000042.ts"
+	for _, tc := range []struct{ expr, want string }{
+		{`{hashSource: {peertube: true}}`, "https://pt.example/static/streaming-playlists/hls/live/u/segments-sha256.json"},
+		{`{hashSource: {peertube: "https://pt.example/u-segments-sha256.json"}}`, "https://pt.example/u-segments-sha256.json"},
+		{`{hashSource: {peertube: (u) => u.replace(/[^/]*$/, "list.json")}}`, "https://pt.example/static/streaming-playlists/hls/live/u/list.json"},
+		{`{hashSource: {peertube: () => null}}`, ""},
+	} {
+		c, err := parseConfig(eval(tc.expr))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		w := &wasmEngine{fetcher: &jsfetch.Fetcher{}}
+		pt, ok := w.hashSource(c).(*hashsource.PeerTube)
+		if !ok {
+			t.Fatalf("%s: hash source %T, want a PeerTube", tc.expr, w.hashSource(c))
+		}
+		if _, ok := engine.HashSource(pt).(engine.SegmentHasher); !ok {
+			t.Fatal("the PeerTube source is no SegmentHasher")
+		}
+		urlOf := pt.URL
+		if urlOf == nil {
+			urlOf = hashsource.DefaultPeerTubeURL
+		}
+		if got, err := urlOf(seg); err != nil || got != tc.want {
+			t.Errorf("%s: list of %s = %q, %v; want %q", tc.expr, seg, got, err, tc.want)
+		}
+	}
 }

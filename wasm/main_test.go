@@ -103,6 +103,13 @@ func TestParseConfig(t *testing.T) {
 		{`{diskCacheLimit: 1.5}`, "diskCacheLimit"},
 		{`{minBufferCount: -1}`, "minBufferCount"},
 		{`{channelId: 7}`, "channelId"},
+		{`{hashSource: 7}`, "hashSource"},
+		{`{hashSource: {}}`, "hashSource.peertube"},
+		{`{hashSource: {peerTube: true}}`, "hashSource.peertube"},
+		{`{hashSource: {peertube: false}}`, "hashSource.peertube"},
+		{`{hashSource: {peertube: 1}}`, "hashSource.peertube"},
+		{`{hashSource: {peertube: "/live/segments-sha256.json"}}`, "hashSource.peertube"},
+		{`{hashSource: {peertube: "ftp://pt.example/segments-sha256.json"}}`, "hashSource.peertube"},
 	} {
 		if _, err := parseConfig(eval(bad.expr)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("parseConfig(%s) = %v, want an error naming %s", bad.expr, err, bad.want)

@@ -1,7 +1,9 @@
 // Package hashsource gives the engine the publisher's piece hashes of a
 // resource (a piecehash.List), from the piece-hash service or from static
-// hash lists that "p2pmedia hash" wrote (docs/hashes.md). The engine checks
-// every piece that came from a peer against them.
+// hash lists that "p2pmedia hash" wrote (docs/hashes.md), or the hash of a
+// whole segment from the segments-sha256.json of a PeerTube server
+// (PeerTube). The engine checks every byte that came from a peer against
+// them.
 //
 // The package makes its requests through a Getter, so that the browser
 // build uses fetch and the native one net/http (NewHTTPGetter).

@@ -255,6 +255,13 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 // Len returns the number of files in the list.
 func (l *PeerTubeList) Len() int { return len(l.files) }
 
+// Contains reports whether the list has hashes of the file name, of the
+// whole file or of byte ranges of it.
+func (l *PeerTubeList) Contains(name string) bool {
+	_, ok := l.files[name]
+	return ok
+}
+
 // Lookup returns the hash the list holds for bytes [start, end) of the file
 // name; start 0 and end -1 ask for the whole-file hash. ok is false when
 // the list holds no hash for exactly that file and range.

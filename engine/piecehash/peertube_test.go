@@ -26,6 +26,11 @@ func TestPeerTube(t *testing.T) {
 	if l.Len() != 2 {
 		t.Fatalf("Len = %d, want 2", l.Len())
 	}
+	for file, want := range map[string]bool{"f-720-fragmented.mp4": true, "1-000001.ts": true, "nope.ts": false, "": false} {
+		if got := l.Contains(file); got != want {
+			t.Errorf("Contains(%q) = %t, want %t", file, got, want)
+		}
+	}
 	if err := l.Verify("f-720-fragmented.mp4", 0, 1400, data[:1400]); err != nil {
 		t.Error(err)
 	}

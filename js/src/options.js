@@ -55,6 +55,7 @@ export const DEFAULT_DISK_CACHE_LIMIT = Object.freeze({ pc: 1500 * MiB, mobile: 
  * @typedef {'eu' | 'hk' | 'us'} TrackerZone
  * @typedef {(url: string) => string} ChannelIdFn
  * @typedef {(url: string) => string | null} HashListFn
+ * @typedef {{peertube: true | string | HashListFn}} PeerTubeSource PeerTube's segments-sha256.json: true for the one beside each segment, one list's URL, or a function(url) returning the URL of the list of url's segment
  * @typedef {(piece: {url: string, index: number, start: number, end: number}, bytes: Uint8Array) => boolean | Promise<boolean>} ValidatePieceFn
  *
  * @typedef {object} Options the validated options, defaults filled in
@@ -75,7 +76,7 @@ export const DEFAULT_DISK_CACHE_LIMIT = Object.freeze({ pc: 1500 * MiB, mobile: 
  * @property {string | ChannelIdFn | undefined} channelId
  * @property {string | undefined} wasmBaseUrl
  * @property {string[]} allowedHosts origins (or bare hosts) whose media the service worker may proxy besides those registered by getProxiedUrl and manifests
- * @property {string | HashListFn | undefined} hashSource the piece-hash service's base URL, or a function(url) returning the URL of url's hash list
+ * @property {string | HashListFn | PeerTubeSource | undefined} hashSource the piece-hash service's base URL, a function(url) returning the URL of url's hash list, or PeerTube's lists of segment hashes
  * @property {ValidatePieceFn | undefined} validatePiece the site's check of each piece that came from peers
  * @property {((totalP2PDownloaded: number, totalP2PUploaded: number, totalHTTPDownloaded: number, p2pDownloadSpeed: number) => void) | undefined} getStats
  * @property {((peerId: string) => void) | undefined} getPeerId
@@ -234,7 +235,8 @@ const VALIDATORS = {
   },
   hashSource(v) {
     if (typeof v === 'function') return v;
-    if (typeof v !== 'string') throw typeError('hashSource', "the piece-hash service's base URL or a function(url) returning a hash list's URL", v);
+    if (typeof v === 'object' && !Array.isArray(v)) return peerTubeSource(v);
+    if (typeof v !== 'string') throw typeError('hashSource', "the piece-hash service's base URL, a function(url) returning a hash list's URL, or {peertube: …}", v);
     let u;
     try {
       u = new URL(v);
@@ -251,6 +253,27 @@ const VALIDATORS = {
   getPeerId: callback('getPeerId'),
   getPeersInfo: callback('getPeersInfo'),
 };
+
+/**
+ * Validates hashSource {peertube: true | URL | function}: PeerTube's lists.
+ * @param {Record<string, unknown>} v
+ * @returns {PeerTubeSource}
+ */
+function peerTubeSource(v) {
+  const pt = v.peertube;
+  const want = 'true, the URL of a segments-sha256.json, or a function(url) returning one';
+  if (typeof pt === 'function') return { peertube: /** @type {HashListFn} */ (pt) };
+  if (pt === true) return { peertube: true };
+  if (typeof pt !== 'string') throw typeError('hashSource.peertube', want, pt);
+  let u;
+  try {
+    u = new URL(pt);
+  } catch (_) {
+    u = null;
+  }
+  if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) throw rangeError('hashSource.peertube', 'an absolute http(s) URL', pt);
+  return { peertube: pt };
+}
 
 /** The names of every option, in the order of the public API. */
 export const OPTION_NAMES = Object.freeze(Object.keys(VALIDATORS));
@@ -326,7 +349,7 @@ export function normalizeOptions(p2pConfig) {
  * @property {number} minBufferCount
  * @property {LogLevel} logLevel
  * @property {HTMLMediaElement | null} mediaElem
- * @property {string | HashListFn} [hashSource]
+ * @property {string | HashListFn | PeerTubeSource} [hashSource]
  * @property {ValidatePieceFn} [validatePiece]
  */
 
@@ -354,7 +377,9 @@ export function toWasmConfig(o, env) {
   if (typeof o.channelId === 'function') cfg.channelId = safeChannelId(o.channelId, env.report);
   else if (o.channelId !== undefined) cfg.channelId = o.channelId;
   if (typeof o.hashSource === 'function') cfg.hashSource = safeHashList(o.hashSource, env.report);
-  else if (o.hashSource !== undefined) cfg.hashSource = o.hashSource;
+  else if (typeof o.hashSource === 'object' && typeof o.hashSource.peertube === 'function') {
+    cfg.hashSource = { peertube: safeHashList(o.hashSource.peertube, env.report) };
+  } else if (o.hashSource !== undefined) cfg.hashSource = o.hashSource;
   if (o.validatePiece !== undefined) cfg.validatePiece = o.validatePiece;
   return cfg;
 }

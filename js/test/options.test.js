@@ -178,8 +178,19 @@ const table = [
   {
     name: 'hashSource',
     def: undefined,
-    valid: [['https://hashes.example.com', 'https://hashes.example.com'], ['http://127.0.0.1:8081/h/', 'http://127.0.0.1:8081/h/'], [fn, fn]],
-    invalid: [['', RangeError], ['hashes.example.com', RangeError], ['https://h.example.com/?x=1', RangeError], ['ftp://h.example.com', RangeError], [5, TypeError], [{}, TypeError]],
+    valid: [
+      ['https://hashes.example.com', 'https://hashes.example.com'],
+      ['http://127.0.0.1:8081/h/', 'http://127.0.0.1:8081/h/'],
+      [fn, fn],
+      [{ peertube: true }, { peertube: true }],
+      [{ peertube: 'https://pt.example/u-segments-sha256.json?t=1' }, { peertube: 'https://pt.example/u-segments-sha256.json?t=1' }],
+      [{ peertube: fn }, { peertube: fn }],
+    ],
+    invalid: [
+      ['', RangeError], ['hashes.example.com', RangeError], ['https://h.example.com/?x=1', RangeError], ['ftp://h.example.com', RangeError],
+      [5, TypeError], [{}, TypeError], [[], TypeError], [{ peerTube: true }, TypeError], [{ peertube: false }, TypeError],
+      [{ peertube: '/segments-sha256.json' }, RangeError], [{ peertube: 'ftp://pt.example/s.json' }, RangeError],
+    ],
   },
   ...['validatePiece', 'getStats', 'getPeerId', 'getPeersInfo'].map((name) => ({
     name,
@@ -351,6 +362,18 @@ test('toWasmConfig passes the hash source and the piece check', () => {
   assert.equal(list('https://cdn.example.com/a.bad'), null);
   assert.equal(errors.length, 1);
   assert.match(String(errors[0]), /hashSource/);
+
+  const fixed = toWasmConfig(normalizeOptions({ hashSource: { peertube: 'https://pt.example/s.json' } }).options, { mobile: false, mediaElem: null, p2pEnabled: true });
+  assert.deepEqual(fixed.hashSource, { peertube: 'https://pt.example/s.json' });
+  const ptErrors = [];
+  const pt = toWasmConfig(normalizeOptions({
+    hashSource: { peertube: (url) => (url.endsWith('.ts') ? url.replace(/[^/]*$/, 'segments-sha256.json') : url.endsWith('.bad') ? 7 : null) },
+  }).options, { mobile: false, mediaElem: null, p2pEnabled: true, report: (e) => ptErrors.push(e) });
+  const ptList = /** @type {{peertube: (u: string) => string | null}} */ (pt.hashSource).peertube;
+  assert.equal(ptList('https://pt.example/live/0-000001.ts'), 'https://pt.example/live/segments-sha256.json');
+  assert.equal(ptList('https://pt.example/live/init.mp4'), null);
+  assert.equal(ptList('https://pt.example/live/x.bad'), null);
+  assert.equal(ptErrors.length, 1);
 });
 
 test('a channelId function never throws into the wasm', () => {

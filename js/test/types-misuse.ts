@@ -37,6 +37,10 @@ new P2PEngineMedia({ diskCacheLimit: '1GB' });
 new P2PEngineMedia({ minBufferCount: '2' });
 // @ts-expect-error channelId is a string or a function of the URL returning a string
 new P2PEngineMedia({ token: 't', channelId: (url: string) => url.length });
+// @ts-expect-error hashSource.peertube is true, a URL or a function of the URL
+new P2PEngineMedia({ hashSource: { peertube: false } });
+// @ts-expect-error hashSource is a URL, a function or {peertube}
+new P2PEngineMedia({ hashSource: { peerTube: true } });
 // @ts-expect-error wasmBaseUrl is a string
 new P2PEngineMedia({ wasmBaseUrl: true });
 // @ts-expect-error getStats gets numbers

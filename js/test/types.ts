@@ -72,6 +72,11 @@ const engines: P2PEngineMedia[] = [
   new P2PEngineMedia(full),
   new Named({ logLevel: true, announce: 'wss://t.example', mediaElem: 'player', diskCacheLimit: 1e9, channelId: 'live', token: 't' }),
   new Same({ logLevel: false, mediaElem: audio ?? undefined, webRTCConfig: { iceServers: [] } }),
+  new P2PEngineMedia({ hashSource: 'https://hashes.example.com' }),
+  new P2PEngineMedia({ hashSource: (url: string) => (url.endsWith('.mp4') ? url + '.p2phashes.json' : null) }),
+  new P2PEngineMedia({ hashSource: { peertube: true } }),
+  new P2PEngineMedia({ hashSource: { peertube: 'https://pt.example/static/streaming-playlists/hls/u/u-segments-sha256.json' } }),
+  new P2PEngineMedia({ hashSource: { peertube: (url: string) => url.replace(/[^/]*$/, 'segments-sha256.json') } }),
 ];
 
 async function play(engine: P2PEngineMedia): Promise<void> {

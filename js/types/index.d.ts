@@ -133,9 +133,16 @@ export interface P2PConfig {
    * JSON `p2pmedia hash` writes), or null for none. With it, no byte from a
    * peer reaches the player before its piece matched its hash; a peer that
    * sends a bad piece is banned (a `PEER_EXPT` exception).
+   *
+   * `{peertube: …}` takes PeerTube's `segments-sha256.json`, the SHA-256 of
+   * each whole segment file (live streams): `true` for the list in the
+   * directory of each segment, the URL of one list, or a function of the
+   * segment URL returning its list's URL or null. Bytes from peers of a
+   * segment (of at most 32 MiB) reach the player once the whole segment has
+   * come and matched its hash.
    * @default none: bytes from peers are not verified
    */
-  hashSource?: string | ((url: string) => string | null);
+  hashSource?: string | ((url: string) => string | null) | { peertube: true | string | ((url: string) => string | null) };
   /**
    * The site's own check of every piece that came from peers, called with
    * the piece's URL and byte range and a copy of its bytes: `true` (or a

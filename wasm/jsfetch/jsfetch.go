@@ -414,7 +414,20 @@ func (b *body) Close() error {
 // piece-hash service's answers are cacheable), and returns its status and
 // body, which may be at most max bytes.
 func (f *Fetcher) Get(ctx context.Context, url string, max int) (int, []byte, error) {
-	resp, err := f.doCache(ctx, "GET", url, "", "default")
+	return f.get(ctx, url, max, "default")
+}
+
+// GetFresh is Get with the cache mode "no-cache": a copy in the browser's
+// cache is used only once the server confirmed that it is current. A live
+// stream's PeerTube list changes with every segment, whatever its
+// Cache-Control says.
+func (f *Fetcher) GetFresh(ctx context.Context, url string, max int) (int, []byte, error) {
+	return f.get(ctx, url, max, "no-cache")
+}
+
+// get is Get with the request's cache mode.
+func (f *Fetcher) get(ctx context.Context, url string, max int, cache string) (int, []byte, error) {
+	resp, err := f.doCache(ctx, "GET", url, "", cache)
 	if err != nil {
 		return 0, nil, err
 	}
