@@ -3,6 +3,7 @@
 package browser_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -17,6 +19,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -27,6 +30,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/p2pmedia/p2pmedia/hashservice"
 	"github.com/p2pmedia/p2pmedia/internal/chrome"
 	"github.com/p2pmedia/p2pmedia/internal/netns"
 	"github.com/p2pmedia/p2pmedia/tracker"
@@ -57,6 +61,13 @@ const e2eGenSize = 16 << 20
 var e2eModTime = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func TestMain(m *testing.M) {
+	if os.Getenv(poisonerEnv) != "" {
+		if err := runPoisoner(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	if err := e2eTeardown(); err != nil {
 		fmt.Fprintln(os.Stderr, "tearing down the end-to-end fixture:", err)
@@ -83,7 +94,13 @@ type e2eEnv struct {
 	origin     *originLog
 	log        *switchLog
 	signals    *mailbox
-	slow       throttle // the media under "slow-" tags
+	slow       throttle     // the media under "slow-" tags
+	hashes     http.Handler // the piece-hash service, under /__hashes
+	back       *http.Server // the site on loopback, for the hash service
+	workerLn   net.Listener // the Workers hash service's, in the namespace
+	workerOnce sync.Once
+	workerd    *exec.Cmd
+	workerErr  error
 }
 
 // mediaFile is one file the origin serves.
@@ -190,16 +207,38 @@ func newE2EEnv(dist string) (env *e2eEnv, err error) {
 	dead.Close()
 
 	e.trk = tracker.New(tracker.Config{})
+	e.base = "http://" + l.Addr().String()
+	// The piece-hash service, for the viewers that set hashSource. It runs
+	// in this process, outside the namespace: it reaches the site through
+	// a second listener of the same handler, on loopback.
+	back, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	if e.hashes, err = siteHashes(e.base, back.Addr().String()); err != nil {
+		l.Close()
+		back.Close()
+		return nil, err
+	}
+	// Where the Workers build of the hash service listens, under workerd
+	// in the namespace, once a test starts it (workerHashes).
+	if e.workerLn, err = e.n.Listen("tcp4", net.JoinHostPort(e.n.Addr(), "0")); err != nil {
+		l.Close()
+		back.Close()
+		return nil, err
+	}
 	e.srv = httptest.NewUnstartedServer(e.handler())
 	e.srv.Listener = l
 	e.srv.Start()
-	e.base = e.srv.URL
+	e.back = &http.Server{Handler: e.srv.Config.Handler}
+	go e.back.Serve(back)
 	e.trackerURL = "ws" + strings.TrimPrefix(e.base, "http") + "/tracker"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e.b, err = chrome.Launch(ctx, e.n, chrome.Options{
-		SecureOrigins: []string{e.base},
+		SecureOrigins: []string{e.base, "http://" + e.workerLn.Addr().String()},
 		Flags:         []string{"--mute-audio"},
 		Logf:          e.log.logf,
 	})
@@ -221,6 +260,16 @@ func (e *e2eEnv) close() error {
 	}
 	if e.srv != nil {
 		e.srv.Close()
+	}
+	if e.back != nil {
+		e.back.Close()
+	}
+	if e.workerd != nil {
+		e.workerd.Process.Kill()
+		e.workerd.Wait()
+	}
+	if e.workerLn != nil {
+		e.workerLn.Close()
 	}
 	if e.n != nil {
 		errs = append(errs, e.n.Close())
@@ -254,6 +303,7 @@ func (e *e2eEnv) handler() http.Handler {
 	// /media/<name> and /media/<tag…>/<name>: the tag puts a test's viewers
 	// in a swarm of their own (the default channel id is the URL's path).
 	mux.HandleFunc("GET /media/{path...}", e.serveMedia)
+	mux.Handle("GET /__hashes/", http.StripPrefix("/__hashes", e.hashes))
 	mux.Handle("GET /tracker", e.trk)
 	mux.Handle("GET /engine/", http.StripPrefix("/engine/", http.FileServerFS(os.DirFS(filepath.Join("testdata", "engine")))))
 	mux.HandleFunc("GET /rawdc.html", func(w http.ResponseWriter, r *http.Request) {
@@ -434,6 +484,18 @@ func (l *switchLog) logf(format string, args ...any) {
 		return
 	}
 	l.lines = append(l.lines, fmt.Sprintf("%8.3fs ", time.Since(l.start).Seconds())+fmt.Sprintf(format, args...))
+}
+
+// writer returns a writer whose lines go to the log, prefixed with name.
+func (l *switchLog) writer(name string) io.Writer {
+	pr, pw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			l.logf("%s: %s", name, sc.Text())
+		}
+	}()
+	return pw
 }
 
 // attach starts collecting lines for tb.
@@ -697,6 +759,37 @@ type hashResult struct {
 	Status int    `json:"status"`
 	Length int64  `json:"length"`
 	SHA256 string `json:"sha256"`
+	// Blocks are the SHA-256 of each corruptBlock bytes of the whole
+	// body, when asked for (corruptBytes).
+	Blocks []string `json:"blocks"`
+}
+
+// corruptBlock is the granularity at which corruptBytes counts.
+const corruptBlock = 16 << 10
+
+// corruptBytes fetches the proxied URL whole through v's service worker and
+// returns how many of its bytes differ from f's, counted in blocks of
+// corruptBlock bytes (a short or long body counts its missing or extra
+// bytes too).
+func (v *viewer) corruptBytes(tb testing.TB, proxied string, f *mediaFile) int64 {
+	tb.Helper()
+	got := eval[[]hashResult](tb, v, 60*time.Second, fmt.Sprintf("e2e.hashes(%s, [], %d)", jsArg(proxied), corruptBlock))
+	if len(got) != 1 {
+		tb.Fatalf("viewer %s: %d hashes for one fetch", v.label, len(got))
+	}
+	var n int64
+	blocks := got[0].Blocks
+	for i := 0; i*corruptBlock < len(f.data); i++ {
+		lo, hi := i*corruptBlock, min((i+1)*corruptBlock, len(f.data))
+		sum := sha256.Sum256(f.data[lo:hi])
+		if i >= len(blocks) || blocks[i] != hex.EncodeToString(sum[:]) {
+			n += int64(hi - lo)
+		}
+	}
+	if extra := got[0].Length - int64(len(f.data)); extra > 0 {
+		n += extra
+	}
+	return n
 }
 
 // randomRanges returns k random ranges of a file of size bytes, one of them
@@ -743,4 +836,103 @@ func (v *viewer) checkHashes(tb testing.TB, proxied string, f *mediaFile, ranges
 		}
 	}
 	return ok
+}
+
+// siteHashes returns the piece-hash service of the site at base (its
+// hashSource is base + "/__hashes"), which fetches the site's media through
+// the listener at backAddr.
+func siteHashes(base, backAddr string) (http.Handler, error) {
+	var d net.Dialer
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "tcp", backAddr)
+		},
+		DisableCompression: true,
+	}}
+	return hashservice.New(hashservice.Config{Allow: []string{base}, Fetcher: hashservice.NewHTTPFetcher(client)})
+}
+
+// workerdConfig is the workerd configuration of the Workers build of the
+// hash service: on the socket "http" (a listener handed over), allowed to
+// fetch the site's media in the namespace and nothing else.
+const workerdConfig = `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "hashes", worker = .hashes),
+    (name = "site", network = (allow = ["10.200.0.0/24"])),
+  ],
+  sockets = [(name = "http", http = (), service = "hashes")],
+);
+
+const hashes :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "wasm_exec.js", esModule = embed "wasm_exec.js"),
+    (name = "runtime.mjs", esModule = embed "runtime.mjs"),
+    (name = "app.wasm", wasm = embed "app.wasm"),
+  ],
+  compatibilityDate = "2025-06-01",
+  globalOutbound = "site",
+  bindings = [(name = "HASHES_ALLOW", text = %q)],
+);
+`
+
+// workerHashes starts, once, the Workers build of the piece-hash service
+// (build/hashes-worker, which make test builds) under workerd (installed in
+// tests/workers) inside the namespace, and returns its base URL, a
+// hashSource for the site's pages.
+func (e *e2eEnv) workerHashes(tb testing.TB) string {
+	tb.Helper()
+	e.workerOnce.Do(func() { e.workerErr = e.startWorkerd() })
+	if e.workerErr != nil {
+		tb.Fatal(e.workerErr)
+	}
+	return "http://" + e.workerLn.Addr().String()
+}
+
+func (e *e2eEnv) startWorkerd() error {
+	build, err := filepath.Abs(filepath.Join("..", "..", "build", "hashes-worker"))
+	if err != nil {
+		return err
+	}
+	bin, err := filepath.Abs(filepath.Join("..", "workers", "node_modules", "workerd", "bin", "workerd"))
+	if err != nil {
+		return err
+	}
+	for _, f := range []string{filepath.Join(build, "app.wasm"), bin} {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("%w: make hashes-worker workerd (make test does) builds and installs it", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "p2pt-workerd-")
+	if err != nil {
+		return err
+	}
+	for _, f := range []string{"worker.mjs", "wasm_exec.js", "runtime.mjs", "app.wasm"} {
+		data, err := os.ReadFile(filepath.Join(build, f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.capnp"), fmt.Appendf(nil, workerdConfig, e.base), 0o644); err != nil {
+		return err
+	}
+	lf, err := e.workerLn.(*net.TCPListener).File()
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	cmd := e.n.Command(context.Background(), bin, "serve", "config.capnp", "--socket-fd", "http=3")
+	cmd.Dir = dir
+	cmd.ExtraFiles = []*os.File{lf}
+	cmd.Stdout, cmd.Stderr = e.log.writer("workerd"), e.log.writer("workerd")
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("workerd: %w", err)
+	}
+	e.workerd = cmd
+	return nil
 }

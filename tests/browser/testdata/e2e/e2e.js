@@ -171,13 +171,22 @@ const e2e = (() => {
   // hashes fetches url whole, then each [start, end] range, with fetch()
   // (through the service worker for a proxied URL) and returns the status,
   // length and SHA-256 of each body.
-  async function hashes(url, ranges) {
+  async function hashes(url, ranges, blockSize = 0) {
     const out = [];
     for (const r of [null, ...ranges]) {
       const headers = r ? {range: `bytes=${r[0]}-${r[1]}`} : {};
       const resp = await fetch(url, {headers, cache: 'no-store'});
       const buf = await resp.arrayBuffer();
       out.push({status: resp.status, length: buf.byteLength, sha256: hex(await crypto.subtle.digest('SHA-256', buf))});
+    }
+    if (blockSize) {
+      // And the SHA-256 of each blockSize bytes of the whole body, to count
+      // what differs.
+      const buf = await (await fetch(url, {cache: 'no-store'})).arrayBuffer();
+      out[0].blocks = [];
+      for (let i = 0; i < buf.byteLength; i += blockSize) {
+        out[0].blocks.push(hex(await crypto.subtle.digest('SHA-256', buf.slice(i, i + blockSize))));
+      }
     }
     return out;
   }
