@@ -287,7 +287,15 @@ func (s *Store) Put(ctx context.Context, key identity.PieceKey, data []byte) err
 	err := s.write(ctx, key, data)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.index[key] != el {
+	if cur, ok := s.index[key]; cur != el {
+		if !ok && err == nil {
+			// Evicted or deleted while it was written: that delete may
+			// have reached Cache Storage first, so the copy just written
+			// would outlive its entry, beyond the limit.
+			s.mu.Unlock()
+			s.deleteCached(ctx, key)
+			s.mu.Lock()
+		}
 		return nil // replaced or deleted meanwhile
 	}
 	if err != nil {
