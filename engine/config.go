@@ -101,9 +101,9 @@ type Config struct {
 	// scheme, besides or instead of Hashes.
 	Validate Validator
 	// Hashes gives the publisher's piece hashes (engine/hashsource), or
-	// the hashes of whole resources when it is a SegmentHasher. With it no
-	// byte from a peer is used before its piece (or its whole resource)
-	// matched its hash; without it (and without Validate) bytes from peers
+	// the hashes of whole ranges of resources when it is a SegmentHasher.
+	// With it no byte from a peer is used before its piece (or each range
+	// it overlaps) matched its hash; without it (and without Validate) bytes from peers
 	// are unverified.
 	Hashes HashSource
 	// Digest computes the SHA-256 that a piece from peers is checked with

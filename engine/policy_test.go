@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pmedia/p2pmedia/engine/piecehash"
 	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
 )
 
@@ -193,6 +194,61 @@ func TestHoldPolicy(t *testing.T) {
 		due, late := holdPolicy(tc.deadlines, now)
 		if !due.Equal(tc.due) || fmt.Sprint(late) != fmt.Sprint(tc.late) {
 			t.Errorf("%s: holdPolicy = %v, %v; want %v, %v", tc.name, due.Sub(now), late, tc.due.Sub(now), tc.late)
+		}
+	}
+}
+
+// TestUnitsOf: which hashed ranges a piece overlaps, and whether they cover
+// all of its bytes (only then may it come from peers).
+func TestUnitsOf(t *testing.T) {
+	// An unlisted init segment [0, 100), then ranges [100, 400), [400, 1100)
+	// and, after a gap, [1200, 1500).
+	ranges := []piecehash.RangeHash{{Start: 100, End: 400}, {Start: 400, End: 1100}, {Start: 1200, End: 1500}}
+	for _, tc := range []struct {
+		name       string
+		start, end int64
+		i, j       int
+		covered    bool
+	}{
+		{"init only", 0, 100, 0, 0, false},
+		{"init and a range", 0, 200, 0, 1, false},
+		{"inside one", 150, 300, 0, 1, true},
+		{"exactly one", 100, 400, 0, 1, true},
+		{"across two", 300, 600, 0, 2, true},
+		{"across two and the gap", 300, 1150, 0, 2, false},
+		{"the gap", 1100, 1200, 2, 2, false},
+		{"across the gap", 1000, 1300, 1, 3, false},
+		{"the last", 1200, 1500, 2, 3, true},
+		{"past the last", 1400, 1600, 2, 3, false},
+		{"after every range", 1500, 1600, 3, 3, false},
+	} {
+		i, j, covered := unitsOf(ranges, tc.start, tc.end)
+		if i != tc.i || j != tc.j || covered != tc.covered {
+			t.Errorf("%s: unitsOf([%d, %d)) = %d, %d, %v; want %d, %d, %v", tc.name, tc.start, tc.end, i, j, covered, tc.i, tc.j, tc.covered)
+		}
+	}
+}
+
+// TestCheckRanges: the ranges a SegmentHasher gives are those of the
+// resource's version, in order.
+func TestCheckRanges(t *testing.T) {
+	rg := func(start, end int64) piecehash.RangeHash { return piecehash.RangeHash{Start: start, End: end} }
+	for _, tc := range []struct {
+		name   string
+		ranges []piecehash.RangeHash
+		ok     bool
+	}{
+		{"whole", []piecehash.RangeHash{rg(0, 1000)}, true},
+		{"with gaps", []piecehash.RangeHash{rg(100, 400), rg(400, 900), rg(950, 1000)}, true},
+		{"none", nil, false},
+		{"empty range", []piecehash.RangeHash{rg(100, 100)}, false},
+		{"past the end", []piecehash.RangeHash{rg(100, 1001)}, false},
+		{"overlapping", []piecehash.RangeHash{rg(0, 500), rg(499, 1000)}, false},
+		{"unsorted", []piecehash.RangeHash{rg(500, 1000), rg(0, 500)}, false},
+		{"negative", []piecehash.RangeHash{rg(-1, 10)}, false},
+	} {
+		if err := checkRanges(tc.ranges, 1000); (err == nil) != tc.ok {
+			t.Errorf("%s: checkRanges = %v, want ok %v", tc.name, err, tc.ok)
 		}
 	}
 }

@@ -52,9 +52,9 @@ type Resource struct {
 	// hashes are the publisher's hashes of this version, nil without a
 	// hash source; set at creation.
 	hashes *hashes
-	// whole holds the resource until its bytes from peers are checked
-	// against the hash of the whole of it (a SegmentHasher's), nil for
-	// piece hashes or none; set at creation.
+	// whole holds the resource's pieces with bytes from peers until they
+	// are checked against the hashes of the ranges they overlap (a
+	// SegmentHasher's), nil for piece hashes or none; set at creation.
 	whole *wholeCheck
 }
 
@@ -69,8 +69,8 @@ type piece struct {
 	deadline   time.Time // zero: no deadline (prefetch only)
 	prefetch   bool
 	origin     bool // elected live fetch: over HTTP now, even with no reader
-	// needed: pieces from peers of its resource wait for this one to be
-	// checked whole (wholeCheck), and are due as a read of it would be.
+	// needed: pieces from peers of its resource wait for this one to check
+	// a range they share (wholeCheck), and are due as a read of it would be.
 	needed   bool
 	done     chan struct{}
 	finished bool // done is closed; data and err are set

@@ -462,7 +462,7 @@ func (s *Swarm) fetchHTTP(ctx context.Context, pc *piece, buf []byte, from int, 
 // finishPiece verifies a complete piece that holds bytes from peers, stores
 // it and publishes it. A piece that fails verification starts over without
 // the peers that sent it (rejectPiece). A piece from peers of a resource
-// checked whole waits, unpublished, for the rest of it (hold).
+// checked by ranges waits, unpublished, for the rest of them (hold).
 func (s *Swarm) finishPiece(pc *piece) {
 	r := pc.r
 	s.mu.Lock()
@@ -474,7 +474,7 @@ func (s *Swarm) finishPiece(pc *piece) {
 		err := s.verifyPiece(r, pc.index, data, deadline)
 		if err == nil && r.whole != nil {
 			if err = s.hold(pc, data); err == nil {
-				return // published with the rest, once the whole matched
+				return // published once its ranges matched
 			}
 		}
 		if errors.Is(err, ErrBadPiece) {

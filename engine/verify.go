@@ -14,27 +14,34 @@ import (
 // HashSource gives the publisher's SHA-256 of every piece of the whole
 // resource at a media URL, in pieces of pieceLength (engine/hashsource has
 // the piece-hash service's and static lists'). A source that implements
-// SegmentHasher too gives whole-resource hashes instead.
+// SegmentHasher too gives hashes of whole ranges of the resource instead.
 type HashSource interface {
 	PieceHashes(ctx context.Context, mediaURL string, pieceLength int64) (*piecehash.List, error)
 }
 
 // SegmentHasher is implemented by a HashSource whose hashes are of whole
-// resources rather than of pieces: PeerTube's segments-sha256.json holds the
-// SHA-256 of each segment file (engine/hashsource.PeerTube). The engine asks
-// such a source for SegmentHash only, never for PieceHashes. Bytes from
-// peers of a resource checked whole reach no reader, store or peer before
-// every piece of the resource is there and the whole matched; the pieces
-// wait for one another, so a resource larger than MaxSegmentHashSize is not
-// asked of peers at all.
+// segments rather than of pieces: PeerTube's segments-sha256.json holds the
+// SHA-256 of each segment file, or of each byte range of a file of
+// byte-range segments (engine/hashsource.PeerTube). The engine asks such a
+// source for SegmentHashes only, never for PieceHashes.
+//
+// A piece whose bytes all lie in hashed ranges may come from peers; one
+// with bytes that no range covers (an init segment, say) comes from the
+// origin only. Bytes from peers reach no reader, store or peer before each
+// range they overlap is complete (every piece overlapping it is there) and
+// matched; the pieces of a range wait for one another, so a range larger
+// than MaxSegmentHashSize is not asked of peers at all.
 type SegmentHasher interface {
-	SegmentHash(ctx context.Context, mediaURL string) (piecehash.Hash, error)
+	// SegmentHashes returns the hashed ranges of the resource at mediaURL,
+	// of size bytes, sorted and disjoint: the one range [0, size) for a
+	// hash of the whole resource.
+	SegmentHashes(ctx context.Context, mediaURL string, size int64) ([]piecehash.RangeHash, error)
 }
 
-// MaxSegmentHashSize bounds the size of a resource whose bytes from peers
-// are checked against a whole-resource hash (SegmentHasher): its pieces are
-// kept in memory until the check. A larger resource comes from the origin
-// only.
+// MaxSegmentHashSize bounds the size of a range whose bytes from peers are
+// checked against its hash (SegmentHasher): the pieces it overlaps are kept
+// in memory until the check. A larger range comes from the origin only. So
+// does a resource larger than this until its ranges are known.
 const MaxSegmentHashSize = 32 << 20
 
 // ErrBadPiece is wrapped by the error of a piece whose bytes from peers are
@@ -44,12 +51,12 @@ var ErrBadPiece = errors.New("engine: piece from peers is not the origin's")
 
 // hashes is what the hash source said of one version of a resource.
 type hashes struct {
-	done chan struct{} // closed once list, sum or err is set
+	done chan struct{} // closed once list, ranges or err is set
 	list *piecehash.List
-	// sum is the SHA-256 of the whole resource, from a SegmentHasher (the
-	// resource has a wholeCheck then).
-	sum piecehash.Hash
-	err error
+	// ranges are the hashed ranges of the resource, from a SegmentHasher
+	// (the resource has a wholeCheck then).
+	ranges []piecehash.RangeHash
+	err    error
 }
 
 // came reports whether the hashes came (without error), without waiting.
@@ -73,8 +80,9 @@ func (h *hashes) failed() bool {
 }
 
 // acceptsPeersLocked reports whether piece i of r may be asked of peers:
-// unless its hashes failed to come, or its resource is checked whole and
-// the check no longer takes bytes for piece i (see wholeCheck.acceptsLocked).
+// unless its hashes failed to come, or its resource is checked by ranges
+// and the check does not take bytes for piece i (see
+// wholeCheck.acceptsLocked).
 // While the hashes are on their way peers are asked already, so that a piece
 // wanted at once need not go to HTTP for want of them; what peers send waits
 // for them before it is used (verifyPiece, wholeCheck).
@@ -95,19 +103,12 @@ var errUnverifiable = errors.New("engine: no hashes to check the piece with")
 const hashWaitMargin = time.Second
 
 // newHashesLocked gives r, just created, the hashes of the engine's hash
-// source, on their way. A resource that a SegmentHasher is to check whole
-// gets a wholeCheck, unless it is too large to be held in memory: then its
-// pieces come from the origin only.
+// source, on their way. A resource that a SegmentHasher is to check by
+// ranges gets a wholeCheck.
 func (s *Swarm) newHashesLocked(r *Resource) {
 	r.hashes = &hashes{done: make(chan struct{})}
 	if _, ok := s.e.cfg.Hashes.(SegmentHasher); ok {
-		if r.info.Size > MaxSegmentHashSize {
-			r.hashes.err = fmt.Errorf("engine: %s is %d bytes, more than the %d bytes checked against a whole hash", r.url, r.info.Size, MaxSegmentHashSize)
-			close(r.hashes.done)
-			s.e.log.Warn("too large to check whole: pieces come from the origin only", "url", r.url, "size", r.info.Size, "max", MaxSegmentHashSize)
-			return
-		}
-		r.whole = newWholeCheck(r.n)
+		r.whole = newWholeCheck(r.info.Size, s.id.PieceLength)
 	}
 	go s.fetchHashes(r)
 }
@@ -120,7 +121,10 @@ func (s *Swarm) fetchHashes(r *Resource) {
 	defer cancel()
 	var err error
 	if sh, ok := s.e.cfg.Hashes.(SegmentHasher); ok {
-		h.sum, err = sh.SegmentHash(ctx, r.url)
+		h.ranges, err = sh.SegmentHashes(ctx, r.url, r.info.Size)
+		if err == nil {
+			err = checkRanges(h.ranges, r.info.Size)
+		}
 	} else {
 		h.list, err = s.e.cfg.Hashes.PieceHashes(ctx, r.url, s.id.PieceLength)
 		if err == nil {
@@ -157,8 +161,8 @@ func matchInfo(l *piecehash.List, info identity.ResourceInfo, n int) error {
 // against the publisher's hash, waiting for the hashes if need be, and the
 // Validate hook. An error wraps ErrBadPiece when the bytes are not the
 // origin's, errUnverifiable when the hashes did not come. A resource
-// checked whole has no hash per piece: only Validate is asked here, and
-// the piece then waits for the rest (Swarm.hold).
+// checked by ranges has no hash per piece: only Validate is asked here, and
+// the piece then waits for the rest of its ranges (Swarm.hold).
 //
 // The wait ends a little before the piece's deadline,
 // so that a slow hash source leaves time to fetch the piece from the origin.

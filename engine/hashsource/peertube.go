@@ -33,15 +33,14 @@ const (
 // PeerTube gives the engine the hashes of PeerTube's segments-sha256.json,
 // the list a PeerTube server publishes beside the HLS playlists of a video
 // or live stream (docs/hashes.md, "PeerTube compatibility"): the SHA-256 of
-// each whole segment file. It is an engine.SegmentHasher, which the engine
-// asks for the hash of a whole resource and checks a segment's bytes from
-// peers with once it has all of them.
+// each whole segment file (live streams), or of each byte range of a
+// fragmented MP4 (VOD, one file per resolution, which the engine shares as
+// one resource). It is an engine.SegmentHasher: the engine asks it for a
+// resource's hashed ranges and checks the bytes from peers of each range
+// once it has all of them.
 //
-// A segment is found by the last element of its URL's path
-// (piecehash.SegmentName). Only whole-file hashes are given, those of live
-// streams. The hashes of a VOD video are of byte ranges of one fragmented
-// MP4 per resolution, which the engine shares as one resource, not one per
-// range: SegmentHash refuses them, and such a file comes from the origin.
+// A file is found by the last element of its URL's path
+// (piecehash.SegmentName).
 //
 // Lists are cached by URL (the maxPeerTubeLists last used). A segment that
 // the cached list does not name has it fetched again, since a live
@@ -91,48 +90,76 @@ func DefaultPeerTubeURL(mediaURL string) (string, error) {
 }
 
 // PieceHashes implements engine.HashSource. PeerTube's lists have no piece
-// hashes: it fails, and the engine asks SegmentHash instead.
+// hashes: it fails, and the engine asks SegmentHashes instead.
 func (p *PeerTube) PieceHashes(ctx context.Context, mediaURL string, pieceLength int64) (*piecehash.List, error) {
 	return nil, fmt.Errorf("%w: PeerTube lists have hashes of whole segments, not of pieces", ErrUnusable)
 }
 
 // SegmentHash returns the SHA-256 of the whole segment file at mediaURL,
-// from its list. While the list does not name the segment, it is fetched
+// from its list; a file the list hashes by byte ranges is refused
+// (ErrUnusable). While the list does not name the segment, it is fetched
 // again, at most once per peerTubeRefetch and peerTubeRefetches times,
 // until ctx ends.
 func (p *PeerTube) SegmentHash(ctx context.Context, mediaURL string) (piecehash.Hash, error) {
-	name, err := piecehash.SegmentName(mediaURL)
+	l, name, u, err := p.listFor(ctx, mediaURL)
 	if err != nil {
-		return piecehash.Hash{}, fmt.Errorf("hashsource: %w", err)
+		return piecehash.Hash{}, err
+	}
+	if h, ok := l.Lookup(name, 0, -1); ok {
+		return h, nil
+	}
+	return piecehash.Hash{}, fmt.Errorf("%w: %s has hashes of byte ranges of %q, not of the whole file", ErrUnusable, u, name)
+}
+
+// SegmentHashes implements engine.SegmentHasher: the hashed ranges of the
+// file at mediaURL, of size bytes, from its list. A whole-file hash is the
+// one range [0, size); a VOD file's are its byte ranges, sorted and
+// disjoint, as the list has them (the engine checks them against size).
+// The list is fetched as for SegmentHash.
+func (p *PeerTube) SegmentHashes(ctx context.Context, mediaURL string, size int64) ([]piecehash.RangeHash, error) {
+	l, name, _, err := p.listFor(ctx, mediaURL)
+	if err != nil {
+		return nil, err
+	}
+	if h, ok := l.Lookup(name, 0, -1); ok {
+		return []piecehash.RangeHash{{Start: 0, End: size, Hash: h}}, nil
+	}
+	return l.Ranges(name), nil
+}
+
+// listFor returns the list that names the file at mediaURL, the file's
+// name in it and the list's URL u, fetching the list again while it does
+// not name the file (see SegmentHash).
+func (p *PeerTube) listFor(ctx context.Context, mediaURL string) (l *piecehash.PeerTubeList, name, u string, err error) {
+	name, err = piecehash.SegmentName(mediaURL)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("hashsource: %w", err)
 	}
 	listURL := p.URL
 	if listURL == nil {
 		listURL = DefaultPeerTubeURL
 	}
-	u, err := listURL(mediaURL)
+	u, err = listURL(mediaURL)
 	if err != nil {
-		return piecehash.Hash{}, fmt.Errorf("hashsource: PeerTube list URL of %s: %w", mediaURL, err)
+		return nil, "", "", fmt.Errorf("hashsource: PeerTube list URL of %s: %w", mediaURL, err)
 	}
 	if u == "" {
-		return piecehash.Hash{}, fmt.Errorf("%w: %s", ErrNoList, mediaURL)
+		return nil, "", "", fmt.Errorf("%w: %s", ErrNoList, mediaURL)
 	}
 	var seen *peerTubeFetch
 	for tries := 0; ; tries++ {
 		f, err := p.list(ctx, u, seen)
 		if err != nil {
 			if seen != nil {
-				return piecehash.Hash{}, fmt.Errorf("hashsource: %s does not name %q: %w", u, name, err)
+				return nil, "", "", fmt.Errorf("hashsource: %s does not name %q: %w", u, name, err)
 			}
-			return piecehash.Hash{}, err
-		}
-		if h, ok := f.list.Lookup(name, 0, -1); ok {
-			return h, nil
+			return nil, "", "", err
 		}
 		if f.list.Contains(name) {
-			return piecehash.Hash{}, fmt.Errorf("%w: %s has hashes of byte ranges of %q, not of the whole file", ErrUnusable, u, name)
+			return f.list, name, u, nil
 		}
 		if tries == peerTubeRefetches {
-			return piecehash.Hash{}, fmt.Errorf("%w: %s does not name %q", ErrNoList, u, name)
+			return nil, "", "", fmt.Errorf("%w: %s does not name %q", ErrNoList, u, name)
 		}
 		seen = f // not listed yet: wait for a newer list
 	}

@@ -3,6 +3,7 @@
 package hashsource_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -138,6 +139,15 @@ func TestPeerTubeSegmentHash(t *testing.T) {
 	}
 	if s.fetches.Load() != before {
 		t.Error("a ranged file had the list fetched again")
+	}
+	// SegmentHashes gives them, and a whole-file hash as the one range
+	// [0, size).
+	ab := piecehash.Hash(bytes.Repeat([]byte{0xab}, 32))
+	if got, err := pt.SegmentHashes(ctx, s.seg("f-720-fragmented.mp4"), 1000); err != nil || fmt.Sprint(got) != fmt.Sprint([]piecehash.RangeHash{{Start: 0, End: 100, Hash: ab}}) {
+		t.Errorf("SegmentHashes of a ranged file = %v, %v; want [0, 100)", got, err)
+	}
+	if got, err := pt.SegmentHashes(ctx, s.seg("0-000001.ts"), 3); err != nil || fmt.Sprint(got) != fmt.Sprint([]piecehash.RangeHash{{Start: 0, End: 3, Hash: want1}}) {
+		t.Errorf("SegmentHashes of a whole file = %v, %v; want [0, 3)", got, err)
 	}
 
 	// A segment that never comes: the wait ends with the context, or

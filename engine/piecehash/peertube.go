@@ -262,6 +262,27 @@ func (l *PeerTubeList) Contains(name string) bool {
 	return ok
 }
 
+// RangeHash is the SHA-256 of bytes [Start, End) of a file.
+type RangeHash struct {
+	Start, End int64
+	Hash       Hash
+}
+
+// Ranges returns the hashes the list holds of byte ranges of the file
+// name, sorted and disjoint; nil when it has none (the file is not named,
+// or hashed whole).
+func (l *PeerTubeList) Ranges(name string) []RangeHash {
+	f := l.files[name]
+	if len(f.ranges) == 0 {
+		return nil
+	}
+	out := make([]RangeHash, len(f.ranges))
+	for i, r := range f.ranges {
+		out[i] = RangeHash{Start: r.start, End: r.end, Hash: r.hash}
+	}
+	return out
+}
+
 // Lookup returns the hash the list holds for bytes [start, end) of the file
 // name; start 0 and end -1 ask for the whole-file hash. ok is false when
 // the list holds no hash for exactly that file and range.

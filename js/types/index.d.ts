@@ -135,11 +135,11 @@ export interface P2PConfig {
    * sends a bad piece is banned (a `PEER_EXPT` exception).
    *
    * `{peertube: …}` takes PeerTube's `segments-sha256.json`, the SHA-256 of
-   * each whole segment file (live streams): `true` for the list in the
-   * directory of each segment, the URL of one list, or a function of the
-   * segment URL returning its list's URL or null. Bytes from peers of a
-   * segment (of at most 32 MiB) reach the player once the whole segment has
-   * come and matched its hash.
+   * each whole segment file (live streams) or of each byte-range segment of
+   * a VOD file: `true` for the list in the directory of each segment, the
+   * URL of one list, or a function of the segment URL returning its list's
+   * URL or null. Bytes from peers of a segment (of at most 32 MiB) reach the
+   * player once the whole segment has come and matched its hash.
    * @default none: bytes from peers are not verified
    */
   hashSource?: string | ((url: string) => string | null) | { peertube: true | string | ((url: string) => string | null) };

@@ -18,6 +18,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/hashsource"
+	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/engine/piecehash"
 	"github.com/p2pmedia/p2pmedia/engine/store"
 )
@@ -206,16 +207,16 @@ type gatedSegments struct {
 	err  error
 }
 
-func (g *gatedSegments) SegmentHash(ctx context.Context, mediaURL string) (piecehash.Hash, error) {
+func (g *gatedSegments) SegmentHashes(ctx context.Context, mediaURL string, size int64) ([]piecehash.RangeHash, error) {
 	select {
 	case <-g.open:
 	case <-ctx.Done():
-		return piecehash.Hash{}, ctx.Err()
+		return nil, ctx.Err()
 	}
 	if g.err != nil {
-		return piecehash.Hash{}, g.err
+		return nil, g.err
 	}
-	return g.PeerTube.SegmentHash(ctx, mediaURL)
+	return g.PeerTube.SegmentHashes(ctx, mediaURL, size)
 }
 
 // TestPeerTubeHashLate: a leech's peer sends a whole segment before its
@@ -334,5 +335,163 @@ func TestPeerTubeTooLarge(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "too large to check whole") {
 		t.Errorf("the leech's log does not say why the segment came from the origin:\n%s", log.String())
+	}
+}
+
+// peerTubeVOD is a PeerTube-like VOD rendition on an HTTP origin: one
+// fragmented MP4 of byte-range segments, and the segments-sha256.json that
+// PeerTube's server writes for it, {"<file>": {"<first>-<last>": "<hex
+// sha256>"}}, with a range per segment but none for the init segment.
+type peerTubeVOD struct {
+	url  string // the file's
+	list string // the list's
+	data []byte
+}
+
+// newPeerTubeVOD serves a file of an init segment of init bytes followed by
+// segments of the given sizes.
+func newPeerTubeVOD(t *testing.T, init int64, sizes ...int64) *peerTubeVOD {
+	t.Helper()
+	size := init
+	for _, s := range sizes {
+		size += s
+	}
+	v := &peerTubeVOD{data: Media(size)}
+	ranges := map[string]string{}
+	at := init
+	for _, s := range sizes {
+		sum := sha256.Sum256(v.data[at : at+s])
+		ranges[fmt.Sprintf("%d-%d", at, at+s-1)] = hex.EncodeToString(sum[:])
+		at += s
+	}
+	const name = "f-720-fragmented.mp4"
+	doc, err := json.Marshal(map[string]map[string]string{name: ranges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/vod/uuid-segments-sha256.json":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(doc)
+		case "/vod/" + name:
+			sum := sha256.Sum256(v.data)
+			w.Header().Set("ETag", fmt.Sprintf(`"%x"`, sum[:8]))
+			http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(v.data))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	v.url, v.list = srv.URL+"/vod/"+name, srv.URL+"/vod/uuid-segments-sha256.json"
+	return v
+}
+
+// hashSource is the hash source of a viewer given the VOD's list (as its
+// playlist's segmentsSha256Url names it).
+func (v *peerTubeVOD) hashSource() *hashsource.PeerTube {
+	return &hashsource.PeerTube{URL: func(string) (string, error) { return v.list, nil }, Get: hashsource.HTTPGetter{}}
+}
+
+// read reads the whole file in e's swarm of it, named as the browser names
+// a file of byte-range segments, and returns its bytes.
+func (v *peerTubeVOD) read(ctx context.Context, t *testing.T, e *engine.Engine) []byte {
+	t.Helper()
+	s, err := e.JoinURL(v.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Resource(ctx, identity.URLName("", v.url), v.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readResource(ctx, t, r)
+}
+
+// vodSegments are the segments of the VOD tests: an unlisted init
+// segment, then segments of 300 and 700 KiB, none aligned to the engine's
+// 512 KiB pieces, whose first piece thus holds bytes of the init segment.
+var vodSegments = []int64{300 << 10, 700 << 10, 300 << 10, 700 << 10, 300<<10 + 77}
+
+const vodInit = 100 << 10
+
+// TestPeerTubeVODPoisonerBanned: a poisoner holds a PeerTube VOD file and
+// uploads it flipped. An engine without hashes plays its bytes; one that
+// checks the byte ranges of the file against PeerTube's list reads the
+// origin's bytes, and bans the poisoner.
+func TestPeerTubeVODPoisonerBanned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	v := newPeerTubeVOD(t, vodInit, vodSegments...)
+	announce := Tracker(t)
+	poisoner := NewEngine(t, announce, func(c *engine.Config) {
+		c.Store = poisonStore{Memory: store.NewMemory(256 << 20), poison: flip}
+	})
+	if n := corrupt(v.read(ctx, t, poisoner), v.data); n != 0 {
+		t.Fatalf("the poisoner read %d corrupt bytes from the origin", n)
+	}
+
+	// The control leaves before the honest engine comes, as it would pass
+	// the poisoner's pieces on.
+	c := NewEngine(t, announce)
+	waitPeers(ctx, t, c, v.url, 1)
+	if n := corrupt(v.read(ctx, t, c), v.data); n == 0 {
+		t.Fatal("an engine without hashes read clean bytes: the poisoner's pieces were not in its way")
+	}
+	c.Close()
+
+	var x exceptions
+	a := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = v.hashSource(), x.on })
+	waitPeers(ctx, t, a, v.url, 1)
+	if n := corrupt(v.read(ctx, t, a), v.data); n != 0 {
+		t.Errorf("the honest engine read %d corrupt bytes", n)
+	}
+	if n := x.bans(); n != 1 {
+		t.Errorf("the honest engine banned %d peers, want 1: the poisoner", n)
+	}
+	for _, p := range a.Peers() {
+		if p.ID == poisoner.PeerID() {
+			t.Error("the honest engine is still connected to the poisoner")
+		}
+	}
+	if st := a.Stats(); st.P2PDownloaded == 0 {
+		t.Errorf("the poisoner sent nothing to the honest engine (%+v): the test shows nothing", st)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, e := range x.list {
+		if e.Code == engine.CodePeer && !strings.Contains(e.Message, engine.ErrBadPiece.Error()) {
+			t.Errorf("ban %q does not say the bytes were bad", e.Message)
+		}
+	}
+}
+
+// TestPeerTubeVODFromPeer: an honest seed holds a PeerTube VOD file; a leech
+// that checks its byte ranges takes the pieces inside listed ranges from the
+// seed, and the first, which holds the unlisted init segment, from the
+// origin, and they are the origin's bytes.
+func TestPeerTubeVODFromPeer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	v := newPeerTubeVOD(t, vodInit, vodSegments...)
+	announce := Tracker(t)
+	seed := NewEngine(t, announce, func(c *engine.Config) { c.Hashes = v.hashSource() })
+	if n := corrupt(v.read(ctx, t, seed), v.data); n != 0 {
+		t.Fatalf("the seed read %d corrupt bytes from the origin", n)
+	}
+	var x exceptions
+	leech := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = v.hashSource(), x.on })
+	waitPeers(ctx, t, leech, v.url, 1)
+	if n := corrupt(v.read(ctx, t, leech), v.data); n != 0 {
+		t.Errorf("the leech read %d corrupt bytes", n)
+	}
+	first := int64(512 << 10) // the piece with the init segment
+	size := int64(len(v.data))
+	if s := leech.Stats(); s.P2PDownloaded < size-first || s.HTTPDownloaded < first {
+		t.Errorf("the leech took %d bytes from its peer and %d over HTTP; want the %d of the listed ranges' pieces from its peer, the %d of the first over HTTP",
+			s.P2PDownloaded, s.HTTPDownloaded, size-first, first)
+	}
+	if n := x.bans(); n != 0 {
+		t.Errorf("the leech banned %d honest peers", n)
 	}
 }
