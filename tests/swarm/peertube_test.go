@@ -152,24 +152,7 @@ func TestPeerTubePoisonerBanned(t *testing.T) {
 	if n := st.readAll(ctx, t, a); n != 0 {
 		t.Errorf("the honest engine read %d corrupt bytes", n)
 	}
-	if n := x.bans(); n != 1 {
-		t.Errorf("the honest engine banned %d peers, want 1: the poisoner", n)
-	}
-	for _, p := range a.Peers() {
-		if p.ID == poisoner.PeerID() {
-			t.Error("the honest engine is still connected to the poisoner")
-		}
-	}
-	if st := a.Stats(); st.P2PDownloaded == 0 {
-		t.Errorf("the poisoner sent nothing to the honest engine (%+v): the test shows nothing", st)
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, e := range x.list {
-		if e.Code == engine.CodePeer && !strings.Contains(e.Message, engine.ErrBadPiece.Error()) {
-			t.Errorf("ban %q does not say the bytes were bad", e.Message)
-		}
-	}
+	checkPoisonerBanned(t, a, &x, poisoner)
 }
 
 // TestPeerTubeFromPeer: an honest seed holds a PeerTube stream; a leech
@@ -446,24 +429,7 @@ func TestPeerTubeVODPoisonerBanned(t *testing.T) {
 	if n := corrupt(v.read(ctx, t, a), v.data); n != 0 {
 		t.Errorf("the honest engine read %d corrupt bytes", n)
 	}
-	if n := x.bans(); n != 1 {
-		t.Errorf("the honest engine banned %d peers, want 1: the poisoner", n)
-	}
-	for _, p := range a.Peers() {
-		if p.ID == poisoner.PeerID() {
-			t.Error("the honest engine is still connected to the poisoner")
-		}
-	}
-	if st := a.Stats(); st.P2PDownloaded == 0 {
-		t.Errorf("the poisoner sent nothing to the honest engine (%+v): the test shows nothing", st)
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, e := range x.list {
-		if e.Code == engine.CodePeer && !strings.Contains(e.Message, engine.ErrBadPiece.Error()) {
-			t.Errorf("ban %q does not say the bytes were bad", e.Message)
-		}
-	}
+	checkPoisonerBanned(t, a, &x, poisoner)
 }
 
 // TestPeerTubeVODFromPeer: an honest seed holds a PeerTube VOD file; a leech
@@ -493,5 +459,30 @@ func TestPeerTubeVODFromPeer(t *testing.T) {
 	}
 	if n := x.bans(); n != 0 {
 		t.Errorf("the leech banned %d honest peers", n)
+	}
+}
+
+// checkPoisonerBanned checks that the honest engine a, whose exceptions x
+// recorded, took bytes from poisoner, banned it and nobody else, and said
+// why.
+func checkPoisonerBanned(t *testing.T, a *engine.Engine, x *exceptions, poisoner *engine.Engine) {
+	t.Helper()
+	if n := x.bans(); n != 1 {
+		t.Errorf("the honest engine banned %d peers, want 1: the poisoner", n)
+	}
+	for _, p := range a.Peers() {
+		if p.ID == poisoner.PeerID() {
+			t.Error("the honest engine is still connected to the poisoner")
+		}
+	}
+	if st := a.Stats(); st.P2PDownloaded == 0 {
+		t.Errorf("the poisoner sent nothing to the honest engine (%+v): the test shows nothing", st)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, e := range x.list {
+		if e.Code == engine.CodePeer && !strings.Contains(e.Message, engine.ErrBadPiece.Error()) {
+			t.Errorf("ban %q does not say the bytes were bad", e.Message)
+		}
 	}
 }
