@@ -853,14 +853,15 @@ func siteHashes(base, backAddr string) (http.Handler, error) {
 }
 
 // workerdConfig is the workerd configuration of the Workers build of the
-// hash service: on the socket "http" (a listener handed over), allowed to
-// fetch the site's media in the namespace and nothing else.
+// hash service: on the socket "http" (a listener handed over), its outbound
+// fetches going to the service "site" (a network or an external server),
+// allowed to fetch from the origin it is given.
 const workerdConfig = `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
   services = [
     (name = "hashes", worker = .hashes),
-    (name = "site", network = (allow = ["10.200.0.0/24"])),
+    (name = "site", %s),
   ],
   sockets = [(name = "http", http = (), service = "hashes")],
 );
@@ -879,60 +880,66 @@ const hashes :Workerd.Worker = (
 `
 
 // workerHashes starts, once, the Workers build of the piece-hash service
-// (build/hashes-worker, which make test builds) under workerd (installed in
-// tests/workers) inside the namespace, and returns its base URL, a
+// under workerd inside the namespace, and returns its base URL, a
 // hashSource for the site's pages.
 func (e *e2eEnv) workerHashes(tb testing.TB) string {
 	tb.Helper()
-	e.workerOnce.Do(func() { e.workerErr = e.startWorkerd() })
+	e.workerOnce.Do(func() {
+		e.workerd, e.workerErr = startWorkerd(e.workerLn.(*net.TCPListener), `network = (allow = ["10.200.0.0/24"])`, e.base,
+			func(name string, args ...string) *exec.Cmd { return e.n.Command(context.Background(), name, args...) }, e.log.writer("workerd"))
+	})
 	if e.workerErr != nil {
 		tb.Fatal(e.workerErr)
 	}
 	return "http://" + e.workerLn.Addr().String()
 }
 
-func (e *e2eEnv) startWorkerd() error {
+// startWorkerd serves the Workers build of the hash service
+// (build/hashes-worker, which make test builds) under workerd (installed in
+// tests/workers) on ln, with site as the capnp body of its outbound service
+// and allow as its HASHES_ALLOW; command makes the process, output takes
+// its logs.
+func startWorkerd(ln *net.TCPListener, site, allow string, command func(name string, args ...string) *exec.Cmd, output io.Writer) (*exec.Cmd, error) {
 	build, err := filepath.Abs(filepath.Join("..", "..", "build", "hashes-worker"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bin, err := filepath.Abs(filepath.Join("..", "workers", "node_modules", "workerd", "bin", "workerd"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, f := range []string{filepath.Join(build, "app.wasm"), bin} {
 		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("%w: make hashes-worker workerd (make test does) builds and installs it", err)
+			return nil, fmt.Errorf("%w: make hashes-worker workerd (make test does) builds and installs it", err)
 		}
 	}
 	dir, err := os.MkdirTemp("", "p2pt-workerd-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, f := range []string{"worker.mjs", "wasm_exec.js", "runtime.mjs", "app.wasm"} {
 		data, err := os.ReadFile(filepath.Join(build, f))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.capnp"), fmt.Appendf(nil, workerdConfig, e.base), 0o644); err != nil {
-		return err
+	if err := os.WriteFile(filepath.Join(dir, "config.capnp"), fmt.Appendf(nil, workerdConfig, site, allow), 0o644); err != nil {
+		return nil, err
 	}
-	lf, err := e.workerLn.(*net.TCPListener).File()
+	lf, err := ln.File()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer lf.Close()
-	cmd := e.n.Command(context.Background(), bin, "serve", "config.capnp", "--socket-fd", "http=3")
+	cmd := command(bin, "serve", "config.capnp", "--socket-fd", "http=3")
 	cmd.Dir = dir
 	cmd.ExtraFiles = []*os.File{lf}
-	cmd.Stdout, cmd.Stderr = e.log.writer("workerd"), e.log.writer("workerd")
+	cmd.Stdout, cmd.Stderr = output, output
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("workerd: %w", err)
+		return nil, fmt.Errorf("workerd: %w", err)
 	}
-	e.workerd = cmd
-	return nil
+	return cmd, nil
 }

@@ -130,8 +130,20 @@ func checkPoisonedMP4(t *testing.T, res poisonedSwarm) {
 // poisoner that holds every segment of every rendition is in their swarms.
 // Every segment hls.js received is the origin's, no player stalls or errs,
 // and the first viewer banned the poisoner.
+//
+// It runs twice: with the demo's own hash service, and with the Workers
+// build under workerd in its place.
 func TestIntegrityHLS(t *testing.T) {
-	e := newStreamEnv(t, streamNS)
+	t.Run("native", func(t *testing.T) { runPoisonedHLS(t, newStreamEnv(t, streamNS)) })
+	t.Run("workerd", func(t *testing.T) {
+		e := newStreamEnv(t, streamNS)
+		e.useWorkerHashes(t)
+		runPoisonedHLS(t, e)
+	})
+}
+
+func runPoisonedHLS(t *testing.T, e *streamEnv) {
+	t.Helper()
 	tracker := "ws" + strings.TrimPrefix(e.origin, "http") + "/tracker"
 	id := startPoisoner(t, e.n, tracker, "hls:"+e.origin+"/media/hls/master.m3u8")
 	r := runStreamVOD(t, e, "/hls.html?autoplay=1&level=2&rate=2", 3, streamJoinEvery)

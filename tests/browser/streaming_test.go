@@ -309,7 +309,51 @@ type streamEnv struct {
 	// bad serves the paths under /bad/ (TestBadStreams); nil: 404.
 	mu  sync.Mutex
 	bad http.Handler
+	// hashes serves /__hashes/ instead of the demo's hash service
+	// (useWorkerHashes); nil: the demo's.
+	hashes http.Handler
 }
+
+// useWorkerHashes has the Workers build of the hash service, under workerd
+// on loopback, answer the pages' requests to /__hashes/ in place of the
+// demo's own. Its fetches of the media go to the demo itself.
+func (e *streamEnv) useWorkerHashes(tb testing.TB) {
+	tb.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close() // workerd holds its own copy
+	demo := strings.TrimPrefix(e.demo, "http://")
+	var logs strings.Builder
+	var mu sync.Mutex
+	cmd, err := startWorkerd(ln.(*net.TCPListener), fmt.Sprintf("external = (address = %q, http = ())", demo), e.origin,
+		exec.Command, writerFunc(func(b []byte) { mu.Lock(); logs.Write(b); mu.Unlock() }))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if tb.Failed() {
+			mu.Lock()
+			tb.Logf("workerd:\n%s", logs.String())
+			mu.Unlock()
+		}
+	})
+	target, err := url.Parse("http://" + ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.mu.Lock()
+	e.hashes = httputil.NewSingleHostReverseProxy(target)
+	e.mu.Unlock()
+}
+
+// writerFunc is an io.Writer that hands each write to a function.
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
 
 // newStreamEnv sets up a streaming test: it checks the build, installs the
 // players if needed, builds and starts the demo, creates the namespace ns,
@@ -351,6 +395,14 @@ func newStreamEnv(tb testing.TB, ns string) *streamEnv {
 		p := r.URL.Path
 		media := strings.HasPrefix(p, "/media/") || strings.HasPrefix(p, "/live/") || strings.HasPrefix(p, "/bad/")
 		if !media || r.Method == http.MethodOptions {
+			e.mu.Lock()
+			hashes := e.hashes
+			e.mu.Unlock()
+			if rest, ok := strings.CutPrefix(p, "/__hashes/"); ok && hashes != nil {
+				r.URL.Path = "/" + rest
+				hashes.ServeHTTP(w, r)
+				return
+			}
 			proxy.ServeHTTP(w, r)
 			return
 		}
