@@ -419,7 +419,7 @@ func (w *wasmEngine) opening(url string) *openCall {
 // open opens the resource of c, on the engine's context rather than the
 // first requester's, which may be cancelled while others wait. A segment
 // of a live manifest is marked live: only the peers elected for it fetch
-// it from the origin (DESIGN.md, "Scheduling").
+// it from the origin (engine/live.go).
 func (w *wasmEngine) open(c *openCall, url string) {
 	defer close(c.done)
 	ctx, cancel := context.WithTimeout(w.ctx, openTimeout)

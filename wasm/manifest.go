@@ -117,7 +117,7 @@ const maxEarlyJoins = 8
 // soon as it is read: by the time the player asks for a first segment, the
 // trackers have said whether other peers hold it, and connections to them
 // are under way (the scheduler waits for them rather than fetch it over
-// HTTP, DESIGN.md "Scheduling"). Subtitles are left out.
+// HTTP while a tracker may still answer). Subtitles are left out.
 func (w *wasmEngine) joinRenditions(m *manifest.Manifest) {
 	joined := make(map[string]bool)
 	join := func(channel, url string, ref mediaRef) {

@@ -4,7 +4,7 @@
 // It also rewrites a manifest's URIs so that a player fetches them through
 // the service worker, and maps a request back to the segment it asks for.
 //
-// Identity (see DESIGN.md): HLS has one swarm per rendition (channel: the
+// Identity (docs/browser-runtime.md, "Manifests"): HLS has one swarm per rendition (channel: the
 // media playlist's URL) and names a segment by its media sequence number;
 // DASH has one swarm per Representation (channel: the MPD's URL + "#" + the
 // Representation id) and names a segment by its $Number$ or $Time$ value.

@@ -4,7 +4,7 @@
 // drives it with chromedp, so that browser tests stay in go test.
 //
 // Launch starts one headless browser per call with the flags that keep
-// Chromium quiet on a closed network (DESIGN.md, "Testing for real") and a
+// Chromium quiet on a closed network (no background requests) and a
 // fresh profile directory. The browser talks DevTools over a pipe
 // (--remote-debugging-pipe): a DevTools port would listen on the namespace's
 // own loopback, out of reach of the test process. [Browser.NewContext] opens a

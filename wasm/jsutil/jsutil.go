@@ -7,7 +7,7 @@
 //
 // Await must only be called from a goroutine, never from inside a js.FuncOf
 // callback: the promise settles on the JS event loop, which a blocked
-// callback holds (DESIGN.md, "Facts about the chosen libraries").
+// callback holds, and the program deadlocks.
 package jsutil
 
 import (
