@@ -145,24 +145,11 @@ func (s *Swarm) banLocked(p *peer) bool {
 	s.bans.add(fingerprintKey(p.fingerprint))
 	p.closed = true
 	cur, ok := s.peers[p.id]
-	if !ok || cur != p {
-		return false
+	if ok && cur == p {
+		s.detachPeerLocked(p, true)
+		return true
 	}
-	// What it was sending is not worth finishing from elsewhere: its bytes
-	// would fail the piece, and blame whoever completed it.
-	var sending []*piece
-	for _, pc := range p.downloads {
-		if pc.peer == p {
-			sending = append(sending, pc)
-		}
-	}
-	s.detachPeerLocked(p)
-	for _, pc := range sending {
-		if pc.src == srcNone && pc.contributors[p] {
-			restartLocked(pc, map[*peer]bool{p: true})
-		}
-	}
-	return true
+	return false
 }
 
 // banned reports the ban of p, detached by banLocked.

@@ -504,7 +504,10 @@ func (s *Swarm) publishPiece(pc *piece, data []byte, contributors map[*peer]bool
 	if r.whole != nil && r.whole.keepLocked(pc.index, data) {
 		s.kick() // the resource is complete: check it, or let it go
 	}
+	// The peer that sent the whole piece alone, if one did.
+	var sender *peer
 	if p := pc.finisher; p != nil && len(contributors) == 1 && contributors[p] {
+		sender = p
 		p.proven = true // now, not once stored: Cache Storage may take a while
 	}
 	r.publishLocked(pc, data, nil)
@@ -525,11 +528,11 @@ func (s *Swarm) publishPiece(pc *piece, data []byte, contributors map[*peer]bool
 	if len(contributors) > 0 {
 		r.p2pPieces++
 	}
-	if p := pc.finisher; p != nil && len(contributors) == 1 && contributors[p] {
+	if sender != nil {
 		// A whole piece delivered, and valid, takes a strike back: a
 		// peer is banned for staying slow or faulty, not for one bad
 		// moment. Bytes that HTTP had to finish take none back.
-		p.strikes = max(p.strikes-1, 0)
+		sender.strikes = max(sender.strikes-1, 0)
 	}
 	for _, p := range s.peers {
 		p.announceLocked(r, pc.index)

@@ -190,7 +190,7 @@ func (s *Swarm) setP2P(on bool) {
 func (s *Swarm) detachAllLocked() ([]*peer, []*pendingOffer) {
 	var drop []*peer
 	for _, p := range s.peers {
-		s.detachPeerLocked(p)
+		s.detachPeerLocked(p, false)
 		drop = append(drop, p)
 	}
 	var offers []*pendingOffer
@@ -572,7 +572,7 @@ func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offere
 			conn.Close()
 			return
 		}
-		s.detachPeerLocked(old)
+		s.detachPeerLocked(old, false)
 		defer old.conn.Close()
 	} else if len(s.peers) >= s.e.cfg.MaxPeers {
 		s.mu.Unlock()
@@ -598,7 +598,7 @@ func (s *Swarm) dropPeer(p *peer, cause error, fault bool) {
 	s.mu.Lock()
 	cur, ok := s.peers[p.id]
 	if ok && cur == p {
-		s.detachPeerLocked(p)
+		s.detachPeerLocked(p, false)
 	}
 	s.mu.Unlock()
 	p.conn.Close()
@@ -610,14 +610,19 @@ func (s *Swarm) dropPeer(p *peer, cause error, fault bool) {
 }
 
 // detachPeerLocked removes p from the swarm and hands its downloads back to
-// the scheduler, keeping the bytes they received.
-func (s *Swarm) detachPeerLocked(p *peer) {
+// the scheduler, keeping the bytes they received unless discard is set (a
+// banned peer's bytes would fail their pieces, and blame whoever completed
+// them).
+func (s *Swarm) detachPeerLocked(p *peer, discard bool) {
 	delete(s.peers, p.id)
 	p.closed = true
 	for id, pc := range p.downloads {
 		delete(p.downloads, id)
 		if pc.peer == p {
 			s.p2pStoppedLocked(pc)
+			if discard && pc.src == srcNone && pc.contributors[p] {
+				restartLocked(pc, map[*peer]bool{p: true})
+			}
 		}
 	}
 	p.signalWriter()
