@@ -341,22 +341,34 @@ func readResource(ctx context.Context, t *testing.T, r *engine.Resource) []byte 
 	return got
 }
 
-// gatedHashes is a hash source whose answers wait until open is closed, and
-// then fail with err when it is set.
-type gatedHashes struct {
-	engine.HashSource
+// gate holds a hash source's answers until open is closed, and then fails
+// them with err when it is set.
+type gate struct {
 	open chan struct{}
 	err  error
 }
 
-func (g *gatedHashes) PieceHashes(ctx context.Context, mediaURL string, pieceLength int64) (*piecehash.List, error) {
+func newGate(err error) gate { return gate{open: make(chan struct{}), err: err} }
+
+// pass waits for the gate to open and returns the error to answer with.
+func (g *gate) pass(ctx context.Context) error {
 	select {
 	case <-g.open:
+		return g.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	if g.err != nil {
-		return nil, g.err
+}
+
+// gatedHashes is a piece-hash source behind a gate.
+type gatedHashes struct {
+	engine.HashSource
+	gate
+}
+
+func (g *gatedHashes) PieceHashes(ctx context.Context, mediaURL string, pieceLength int64) (*piecehash.List, error) {
+	if err := g.pass(ctx); err != nil {
+		return nil, err
 	}
 	return g.HashSource.PieceHashes(ctx, mediaURL, pieceLength)
 }
@@ -381,7 +393,7 @@ func TestHashesLate(t *testing.T) {
 			if got := readAll(ctx, t, seed, url); !bytes.Equal(got, data) {
 				t.Fatal("the seed did not read the origin's bytes")
 			}
-			gate := &gatedHashes{HashSource: &hashsource.Service{Base: hashService(t, url), Get: hashsource.HTTPGetter{}}, open: make(chan struct{}), err: tc.err}
+			gate := &gatedHashes{HashSource: &hashsource.Service{Base: hashService(t, url), Get: hashsource.HTTPGetter{}}, gate: newGate(tc.err)}
 			var x exceptions
 			leech := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = gate, x.on })
 			waitPeers(ctx, t, leech, url, 1)

@@ -182,22 +182,15 @@ func TestPeerTubeFromPeer(t *testing.T) {
 	}
 }
 
-// gatedSegments is a whole-segment hash source whose answers wait until
-// open is closed, then fail with err when it is set.
+// gatedSegments is a PeerTube source behind a gate.
 type gatedSegments struct {
 	*hashsource.PeerTube
-	open chan struct{}
-	err  error
+	gate
 }
 
 func (g *gatedSegments) SegmentHashes(ctx context.Context, mediaURL string, size int64) ([]piecehash.RangeHash, error) {
-	select {
-	case <-g.open:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if g.err != nil {
-		return nil, g.err
+	if err := g.pass(ctx); err != nil {
+		return nil, err
 	}
 	return g.PeerTube.SegmentHashes(ctx, mediaURL, size)
 }
@@ -228,7 +221,7 @@ func TestPeerTubeHashLate(t *testing.T) {
 			if n := st.readAll(ctx, t, seed); n != 0 {
 				t.Fatalf("the seed read %d corrupt bytes from the origin", n)
 			}
-			gate := &gatedSegments{PeerTube: peerTubeHashes(), open: make(chan struct{}), err: tc.err}
+			gate := &gatedSegments{PeerTube: peerTubeHashes(), gate: newGate(tc.err)}
 			var x exceptions
 			leech := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = gate, x.on })
 			waitPeers(ctx, t, leech, st.playlist, 1)
