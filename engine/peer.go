@@ -73,7 +73,6 @@ type peer struct {
 	cancelled [cancelledMemory]cancelledRequest
 	cancelPos int
 	strikes   int
-	proven    bool   // it delivered a whole piece that passed verification
 	upID      uint32 // request id of the upload being sent
 	upActive  bool
 	upCancel  bool    // the peer cancelled the upload being sent

@@ -137,12 +137,18 @@ func peerRateAfter(rate float64, measured bool, n int, d time.Duration, complete
 }
 
 // peerSlots is how many downloads a peer with strikes may have at once:
-// each strike costs it one, down to one. For pieces checked against hashes,
-// a peer that has not yet delivered one that passed (not proven) has one:
-// a poisoner's first bad piece bans it before it wasted more than that.
-func peerSlots(strikes int, proven bool) int {
-	if !proven {
-		return 1
-	}
+// each strike costs it one, down to one.
+func peerSlots(strikes int) int {
 	return max(maxPerPeer-strikes, 1)
+}
+
+// hashGiveUp is when a piece from peers due at deadline (zero: none) stops
+// waiting for its hashes, httpTime being HTTP's estimated time for it: the
+// last moment at which the origin can still deliver it in time, with the
+// margin a late peer download keeps. Zero: no end.
+func hashGiveUp(deadline time.Time, httpTime time.Duration) time.Time {
+	if deadline.IsZero() {
+		return time.Time{}
+	}
+	return deadline.Add(-httpTime - switchMargin)
 }

@@ -101,16 +101,12 @@ func TestPeerRateAfter(t *testing.T) {
 	}
 }
 
-// TestPeerSlots: each strike costs a proven peer a slot, down to one; an
-// unproven peer has one; maxStrikes ban before a peer could be left with
-// none.
+// TestPeerSlots: each strike costs a peer a slot, down to one; maxStrikes
+// ban before a peer could be left with none.
 func TestPeerSlots(t *testing.T) {
 	for strikes, want := range []int{maxPerPeer, maxPerPeer - 1, maxPerPeer - 2, 1, 1} {
-		if got := peerSlots(strikes, true); got != want {
-			t.Errorf("peerSlots(%d, proven) = %d, want %d", strikes, got, want)
-		}
-		if got := peerSlots(strikes, false); got != 1 {
-			t.Errorf("peerSlots(%d, unproven) = %d, want 1", strikes, got)
+		if got := peerSlots(strikes); got != want {
+			t.Errorf("peerSlots(%d) = %d, want %d", strikes, got, want)
 		}
 	}
 	if maxStrikes > maxPerPeer {
@@ -171,8 +167,30 @@ func TestSDPFingerprint(t *testing.T) {
 	}
 }
 
+// TestHashGiveUp: a piece from peers waits for its hashes until HTTP's
+// time for it and the switch margin before its deadline, without end when
+// it has none.
+func TestHashGiveUp(t *testing.T) {
+	now := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name     string
+		deadline time.Time
+		httpTime time.Duration
+		want     time.Time
+	}{
+		{"no deadline", time.Time{}, time.Second, time.Time{}},
+		{"start-up, small piece", now.Add(time.Second), 20 * time.Millisecond, now.Add(time.Second - 20*time.Millisecond - switchMargin)},
+		{"far, large piece", now.Add(10 * time.Second), 3 * time.Second, now.Add(7*time.Second - switchMargin)},
+		{"HTTP already too slow", now.Add(time.Second), 2 * time.Second, now.Add(-time.Second - switchMargin)},
+	} {
+		if got := hashGiveUp(tc.deadline, tc.httpTime); !got.Equal(tc.want) {
+			t.Errorf("%s: hashGiveUp = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 // TestHoldPolicy checks which pieces held for the check of their whole
-// resource stop waiting (due within hashWaitMargin), and the deadline by
+// resource stop waiting (at or past their give-up time), and the time by
 // which the rest of the resource is wanted: the earliest of the others.
 func TestHoldPolicy(t *testing.T) {
 	now := time.Unix(1000, 0)
@@ -186,10 +204,10 @@ func TestHoldPolicy(t *testing.T) {
 		{"none held", nil, time.Time{}, nil},
 		{"no deadline", map[int]time.Time{0: {}, 3: {}}, time.Time{}, nil},
 		{"far", map[int]time.Time{0: at(5 * time.Second), 1: at(3 * time.Second)}, at(3 * time.Second), nil},
-		{"just outside the margin", map[int]time.Time{2: at(hashWaitMargin + time.Millisecond)}, at(hashWaitMargin + time.Millisecond), nil},
-		{"at the margin", map[int]time.Time{2: at(hashWaitMargin)}, time.Time{}, []int{2}},
-		{"past", map[int]time.Time{4: at(-time.Second), 1: at(time.Second / 2)}, time.Time{}, []int{1, 4}},
-		{"mixed", map[int]time.Time{0: at(time.Second / 2), 1: {}, 2: at(8 * time.Second), 3: at(2 * time.Second)}, at(2 * time.Second), []int{0}},
+		{"just before giving up", map[int]time.Time{2: at(time.Millisecond)}, at(time.Millisecond), nil},
+		{"giving up", map[int]time.Time{2: at(0)}, time.Time{}, []int{2}},
+		{"past", map[int]time.Time{4: at(-time.Second), 1: at(-time.Millisecond)}, time.Time{}, []int{1, 4}},
+		{"mixed", map[int]time.Time{0: at(-time.Second / 2), 1: {}, 2: at(8 * time.Second), 3: at(2 * time.Second)}, at(2 * time.Second), []int{0}},
 	} {
 		due, late := holdPolicy(tc.deadlines, now)
 		if !due.Equal(tc.due) || fmt.Sprint(late) != fmt.Sprint(tc.late) {

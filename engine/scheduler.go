@@ -290,7 +290,7 @@ func (s *Swarm) bestPeerLocked(pc *piece) *peer {
 	var best *peer
 	var bestScore float64
 	for _, p := range s.peers {
-		if pc.excluded[p] || len(p.downloads) >= peerSlots(p.strikes, p.proven || pc.r.hashes == nil) || !p.holds(pc.r.ref, pc.index) {
+		if pc.excluded[p] || len(p.downloads) >= peerSlots(p.strikes) || !p.holds(pc.r.ref, pc.index) {
 			continue
 		}
 		score := p.rate / float64(1+len(p.downloads))
@@ -468,10 +468,11 @@ func (s *Swarm) finishPiece(pc *piece) {
 	s.mu.Lock()
 	pc.src = srcFinishing
 	data := pc.buf
-	contributors, deadline := pc.contributors, pc.deadline
+	contributors := pc.contributors
+	giveUp := hashGiveUp(pc.deadline, s.http.time(pc.size()))
 	s.mu.Unlock()
 	if len(contributors) > 0 {
-		err := s.verifyPiece(r, pc.index, data, deadline)
+		err := s.verifyPiece(r, pc.index, data, giveUp)
 		if err == nil && r.whole != nil {
 			if err = s.hold(pc, data); err == nil {
 				return // published once its ranges matched
@@ -508,7 +509,6 @@ func (s *Swarm) publishPiece(pc *piece, data []byte, contributors map[*peer]bool
 	var sender *peer
 	if p := pc.finisher; p != nil && len(contributors) == 1 && contributors[p] {
 		sender = p
-		p.proven = true // now, not once stored: Cache Storage may take a while
 	}
 	r.publishLocked(pc, data, nil)
 	s.mu.Unlock()

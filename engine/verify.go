@@ -98,10 +98,6 @@ func (r *Resource) acceptsPeersLocked(i int) bool {
 // from the origin, and its senders are not to blame.
 var errUnverifiable = errors.New("engine: no hashes to check the piece with")
 
-// hashWaitMargin is the time before a piece's deadline at which a piece from
-// peers stops waiting for its hashes and is fetched from the origin.
-const hashWaitMargin = time.Second
-
 // newHashesLocked gives r, just created, the hashes of the engine's hash
 // source, on their way. A resource that a SegmentHasher is to check by
 // ranges gets a wholeCheck.
@@ -119,6 +115,7 @@ func (s *Swarm) fetchHashes(r *Resource) {
 	h := r.hashes
 	ctx, cancel := context.WithTimeout(s.ctx, s.e.cfg.HashTimeout)
 	defer cancel()
+	t0 := time.Now()
 	var err error
 	if sh, ok := s.e.cfg.Hashes.(SegmentHasher); ok {
 		h.ranges, err = sh.SegmentHashes(ctx, r.url, r.info.Size)
@@ -133,6 +130,7 @@ func (s *Swarm) fetchHashes(r *Resource) {
 	}
 	h.err = err
 	close(h.done)
+	s.e.log.Debug("hashes fetched", "url", r.url, "after", time.Since(t0), "err", err)
 	if err != nil {
 		if s.ctx.Err() == nil {
 			s.e.log.Warn("no hashes: pieces come from the origin only", "url", r.url, "err", err)
@@ -164,11 +162,11 @@ func matchInfo(l *piecehash.List, info identity.ResourceInfo, n int) error {
 // checked by ranges has no hash per piece: only Validate is asked here, and
 // the piece then waits for the rest of its ranges (Swarm.hold).
 //
-// The wait ends a little before the piece's deadline,
-// so that a slow hash source leaves time to fetch the piece from the origin.
-func (s *Swarm) verifyPiece(r *Resource, index int, data []byte, deadline time.Time) error {
+// The wait ends at giveUp (hashGiveUp; zero: no end), so that a slow hash
+// source leaves time to fetch the piece from the origin.
+func (s *Swarm) verifyPiece(r *Resource, index int, data []byte, giveUp time.Time) error {
 	if h := r.hashes; h != nil && r.whole == nil {
-		if err := s.waitHashes(h, deadline); err != nil {
+		if err := s.waitHashes(h, giveUp); err != nil {
 			return fmt.Errorf("piece %d of %s: %w", index, r.url, err)
 		}
 		if h.err != nil {
@@ -192,19 +190,18 @@ func (s *Swarm) verifyPiece(r *Resource, index int, data []byte, deadline time.T
 	return nil
 }
 
-// waitHashes waits for h until hashWaitMargin before deadline (zero: no
-// deadline), or the swarm's end. Hashes that came are used whatever the
+// waitHashes waits for h until giveUp (zero: no end), or the swarm's end. Hashes that came are used whatever the
 // deadline: a select between them and a timer that fired would pick either.
 // The error of a wait that ended first wraps errUnverifiable.
-func (s *Swarm) waitHashes(h *hashes, deadline time.Time) error {
+func (s *Swarm) waitHashes(h *hashes, giveUp time.Time) error {
 	select {
 	case <-h.done:
 		return nil
 	default:
 	}
 	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		t := time.NewTimer(time.Until(deadline.Add(-hashWaitMargin)))
+	if !giveUp.IsZero() {
+		t := time.NewTimer(time.Until(giveUp))
 		defer t.Stop()
 		timeout = t.C
 	}

@@ -229,9 +229,8 @@ func (s *Swarm) hold(pc *piece, data []byte) error {
 //     (checkUnit) if some came from peers; if none did, there is nothing
 //     to check;
 //   - while pieces from peers of a unit are held, its missing ones are
-//     wanted, due by the earliest deadline of the held ones, as a read of
-//     them would be;
-//   - a held piece due within hashWaitMargin stops waiting and is fetched
+//     wanted, due by the earliest give-up time of the held ones;
+//   - a held piece at its give-up time (hashGiveUp) stops waiting and is fetched
 //     again without its senders, who are not to blame (holdPolicy), so that
 //     the wait for the rest, or for the hash, never costs its reader the
 //     deadline;
@@ -269,11 +268,17 @@ func (s *Swarm) wholeLocked(r *Resource, now time.Time) {
 		}
 		return
 	}
-	deadlines := make(map[int]time.Time, len(w.held))
-	for i, pc := range w.held {
-		deadlines[i] = pc.deadline
+	// Held pieces that give up are fetched again together: each waits only
+	// while HTTP could still fetch them all in time.
+	heldBytes := 0
+	for _, pc := range w.held {
+		heldBytes += pc.size()
 	}
-	_, late := holdPolicy(deadlines, now)
+	giveUps := make(map[int]time.Time, len(w.held))
+	for i, pc := range w.held {
+		giveUps[i] = hashGiveUp(pc.deadline, s.http.time(heldBytes))
+	}
+	_, late := holdPolicy(giveUps, now)
 	for _, i := range late {
 		s.unholdLocked(w, w.held[i], fmt.Errorf("%w: piece %d of %s is due before it could be checked", errUnverifiable, i, r.url))
 	}
@@ -301,8 +306,8 @@ func (s *Swarm) wholeLocked(r *Resource, now time.Time) {
 			if w.data[k] == nil {
 				complete = false
 			}
-			if pc, ok := w.held[k]; ok {
-				held[k] = pc.deadline
+			if _, ok := w.held[k]; ok {
+				held[k] = giveUps[k]
 			}
 		}
 		switch {
@@ -378,16 +383,16 @@ func (s *Swarm) readyLocked(r *Resource) {
 }
 
 // holdPolicy decides, at now, for the pieces held for a check whose
-// deadlines are given by index (zero: none), which are late: due within
-// hashWaitMargin, they stop waiting and are fetched again. due is the
-// earliest deadline of the others (zero if none has one), by which the rest
-// of their units is wanted. late is in increasing order.
-func holdPolicy(deadlines map[int]time.Time, now time.Time) (due time.Time, late []int) {
-	for _, i := range slices.Sorted(maps.Keys(deadlines)) {
-		d := deadlines[i]
+// give-up times (hashGiveUp) are given by index (zero: none), which are
+// late: at or past it, they stop waiting and are fetched again. due is the
+// earliest give-up time of the others (zero if none has one), by which the
+// rest of their units is wanted. late is in increasing order.
+func holdPolicy(giveUps map[int]time.Time, now time.Time) (due time.Time, late []int) {
+	for _, i := range slices.Sorted(maps.Keys(giveUps)) {
+		d := giveUps[i]
 		switch {
 		case d.IsZero():
-		case !now.Before(d.Add(-hashWaitMargin)):
+		case !now.Before(d):
 			late = append(late, i)
 		case due.IsZero() || d.Before(due):
 			due = d

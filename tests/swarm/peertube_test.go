@@ -197,9 +197,9 @@ func (g *gatedSegments) SegmentHashes(ctx context.Context, mediaURL string, size
 
 // TestPeerTubeHashLate: a leech's peer sends a whole segment before its
 // hash comes. The pieces wait for it, unpublished: when it comes, they are
-// read from the peer; when it fails, or does not come a second before they
-// are due, they are fetched again from the origin, and the peer is not
-// blamed.
+// read from the peer; when it fails, or does not come while HTTP could
+// still fetch them in time, they are fetched again from the origin, and the
+// peer is not blamed.
 func TestPeerTubeHashLate(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
