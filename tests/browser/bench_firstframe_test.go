@@ -17,8 +17,8 @@ import (
 
 // firstFrameScript runs in every document of a first-frame run before the
 // page's own scripts: it notes the time of the document's first `playing`
-// event (media events do not bubble, so it listens in the capture phase)
-// and, for the bench's log, when the engine's files arrived.
+// event and, for the bench's log, of its first `loadstart` (the player
+// set src); media events do not bubble, so it listens in the capture phase.
 const firstFrameScript = `
 document.addEventListener('playing', () => {
   if (window.__ff === undefined) window.__ff = performance.now();
@@ -29,35 +29,24 @@ document.addEventListener('loadstart', () => {
 `
 
 // firstFrameTimeline reads, once the page played, the times (ms from
-// navigation start) of its first frame and of the engine's files, for the
-// log of a run.
+// navigation start) of its first frame, of the player's loadstart and of
+// the engine's files, for the log of a run, and whether the engine played.
 const firstFrameTimeline = `(() => {
   const at = (name) => {
     const e = performance.getEntriesByType('resource').find((r) => r.name.endsWith(name));
     return e ? Math.round(e.responseEnd) : -1;
   };
-  const mark = (name) => {
-    const m = performance.getEntriesByName('p2pmedia:' + name)[0];
-    return m ? Math.round(m.startTime) : -1;
-  };
   return {ff: window.__ff, start: window.__ffStart, shim: at('/p2p-engine.min.js'), wasm: at('/p2p-engine.wasm'),
-    marks: {controlled: mark('controlled'), proxied: mark('proxied'), engine: mark('engine'), port: mark('port')},
     p2p: !!(window.__demo && window.__demo.p2p) || document.querySelector('video').currentSrc.includes('/__p2pmedia__/')};
 })()`
 
 // ffTimeline is what firstFrameTimeline returns.
 type ffTimeline struct {
-	FF         float64 `json:"ff"`
-	Start      float64 `json:"start"`
-	Shim       float64 `json:"shim"`
-	Wasm       float64 `json:"wasm"`
-	P2P        bool    `json:"p2p"`
-	Marks      struct {
-		Controlled float64 `json:"controlled"`
-		Proxied    float64 `json:"proxied"`
-		Engine     float64 `json:"engine"`
-		Port       float64 `json:"port"`
-	} `json:"marks"`
+	FF    float64 `json:"ff"`
+	Start float64 `json:"start"`
+	Shim  float64 `json:"shim"`
+	Wasm  float64 `json:"wasm"`
+	P2P   bool    `json:"p2p"`
 }
 
 // BenchmarkFirstFrame counts start-up as a viewer lives it: from navigation
@@ -133,8 +122,7 @@ func firstFrameRun(b *testing.B, e *streamEnv, label, pagePath string, engine bo
 		if engine && !tl.P2P {
 			b.Fatalf("%s: %s visit: the page played without the engine", label, which)
 		}
-		b.Logf("%s %s: playing at %.0f ms (shim %.0f, in control %.0f, proxied %.0f, loadstart %.0f, wasm %.0f, engine %.0f, port %.0f)",
-			label, which, tl.FF, tl.Shim, tl.Marks.Controlled, tl.Marks.Proxied, tl.Start, tl.Wasm, tl.Marks.Engine, tl.Marks.Port)
+		b.Logf("%s %s: playing at %.0f ms (shim %.0f, loadstart %.0f, wasm %.0f)", label, which, tl.FF, tl.Shim, tl.Start, tl.Wasm)
 		return tl.FF
 	}
 	first = visit("first")
