@@ -18,6 +18,10 @@ const (
 	// its peers checks whether it has become one of the segment's fetchers
 	// (peers come and go while it waits).
 	liveRecheck = 250 * time.Millisecond
+	// holdingsWait bounds how long a peer that just connected is waited
+	// for to announce its holdings before a live segment is fetched: a
+	// peer that never does cannot hold up playback for longer.
+	holdingsWait = 500 * time.Millisecond
 	// maxUntrusted bounds the names remembered in Swarm.untrusted.
 	maxUntrusted = 1024
 )
@@ -50,7 +54,7 @@ func (s *Swarm) LiveResource(ctx context.Context, name, url string, wait time.Du
 		}
 		untrusted := s.untrusted[name]
 		info, announced := s.announcedLocked(name)
-		elected := s.electedLocked(name, nil)
+		elected := s.electedLocked(name, nil) && !s.holdingsDueLocked(time.Now())
 		heard := s.heard
 		s.mu.Unlock()
 		_, whole := s.e.cfg.Hashes.(SegmentHasher)
@@ -171,6 +175,25 @@ func (s *Swarm) announcedLocked(name string) (identity.ResourceInfo, bool) {
 		}
 	}
 	return best, len(votes) > 0
+}
+
+// holdingsDueLocked reports whether a connected peer may still announce
+// what it holds: it has not sent them all yet, and joined within
+// holdingsWait. A viewer elected to fetch a live segment waits for them,
+// since that peer may hold the segment already.
+func (s *Swarm) holdingsDueLocked(now time.Time) bool {
+	for _, p := range s.peers {
+		if holdingsDue(p.ready, p.joined, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdingsDue reports whether the holdings of a peer that joined at joined,
+// ready once it sent them all, are still to be waited for at now.
+func holdingsDue(ready bool, joined, now time.Time) bool {
+	return !ready && now.Sub(joined) < holdingsWait
 }
 
 // heardLocked wakes those waiting for peers' announcements.

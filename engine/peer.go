@@ -73,7 +73,9 @@ type peer struct {
 	cancelled [cancelledMemory]cancelledRequest
 	cancelPos int
 	strikes   int
-	upID      uint32 // request id of the upload being sent
+	joined    time.Time // when it joined s.peers
+	ready     bool      // it sent every bitfield of its connection (wire.Ready)
+	upID      uint32    // request id of the upload being sent
 	upActive  bool
 	upCancel  bool    // the peer cancelled the upload being sent
 	rate      float64 // download rate from this peer, bytes/s
@@ -329,7 +331,8 @@ func (p *peer) handle(m wire.Message) error {
 	case *wire.Ready:
 		// Until every bitfield the peer sent on connecting is in, a
 		// resource it has not announced yet may still be on its way.
-		s.heardHoldings = true
+		s.heardHoldings, p.ready = true, true
+		s.heardLocked()
 		s.kick()
 	case *wire.Have:
 		rr, ok := p.remote[m.Resource]

@@ -270,3 +270,24 @@ func TestCheckRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldingsDue: a peer's holdings are waited for from when it joins
+// until it sent them all, or for holdingsWait at most.
+func TestHoldingsDue(t *testing.T) {
+	joined := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name  string
+		ready bool
+		after time.Duration
+		want  bool
+	}{
+		{"just joined", false, 0, true},
+		{"still within the wait", false, holdingsWait - time.Millisecond, true},
+		{"never sent them", false, holdingsWait, false},
+		{"sent them", true, time.Millisecond, false},
+	} {
+		if got := holdingsDue(tc.ready, joined, joined.Add(tc.after)); got != tc.want {
+			t.Errorf("%s: holdingsDue = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

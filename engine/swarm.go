@@ -579,6 +579,7 @@ func (s *Swarm) addPeer(ctx context.Context, conn transport.Conn, remote, offere
 		conn.Close()
 		return
 	}
+	p.joined = time.Now()
 	s.peers[remote] = p
 	p.sendBitfieldsLocked()
 	s.mu.Unlock()
