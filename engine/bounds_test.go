@@ -26,7 +26,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine/trackerclient"
 	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
 	"github.com/p2pmedia/p2pmedia/engine/wire"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // The tests of this file each have a hostile peer, built on fakePeer, cross
@@ -286,7 +286,7 @@ func TestHostileForeignHoldings(t *testing.T) {
 			flooded <- flood(fp, &sent, func(i int) wire.Message { return foreignBitfield(i) })
 		}()
 	}
-	f.announce = swarm.Tracker(t)
+	f.announce = swarmtest.Tracker(t)
 	f.fp = newFakePeerWith(t, f.announce, swarmOf(t, f.url), rcfg, onOpen, nil)
 	f.e = newEngine(t, f.announce, f.ev.option(), logs.option())
 	f.sw, f.r = join(t, f.e, f.url)
@@ -451,9 +451,9 @@ func trickler(data []byte) func(*fakePeer, wire.Message) {
 // honest peer.
 func TestHostileSlowPeers(t *testing.T) {
 	const pieces = 16
-	data := swarm.Media(pieces * pieceLen)
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	data := swarmtest.Media(pieces * pieceLen)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 	seeder := newEngine(t, announce)
 	ssw, sr := join(t, seeder, url)
 	var even []int

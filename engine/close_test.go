@@ -24,7 +24,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine/rtc"
 	"github.com/p2pmedia/p2pmedia/engine/rtc/rtctest"
 	"github.com/p2pmedia/p2pmedia/engine/store"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 	"github.com/p2pmedia/p2pmedia/tracker"
 )
 
@@ -52,9 +52,9 @@ func hangingOrigin(t *testing.T, started chan<- struct{}) string {
 // checks that the goroutines they started are gone.
 func TestCloseReleasesGoroutines(t *testing.T) {
 	const n = 3
-	data := swarm.Media(4 * pieceLen)
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	data := swarmtest.Media(4 * pieceLen)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 	apis := make([]*webrtc.API, n)
 	for i := range apis {
 		apis[i] = rtctest.LoopbackAPI(t)
@@ -122,8 +122,8 @@ func (g *gatedStore) Put(ctx context.Context, k identity.PieceKey, data []byte) 
 // HTTP is being stored: the pending read returns (with the piece or
 // ErrClosed), Close returns once the store does, and nothing panics.
 func TestCloseWhileStoringPiece(t *testing.T) {
-	data := swarm.Media(2 * pieceLen)
-	url := swarm.Origin(t, data)
+	data := swarmtest.Media(2 * pieceLen)
+	url := swarmtest.Origin(t, data)
 	gs := &gatedStore{Memory: store.NewMemory(1 << 20), entered: make(chan struct{}), release: make(chan struct{})}
 	e := newEngine(t, "", httpOnly, func(c *engine.Config) { c.Store = gs })
 	_, r := join(t, e, url)
@@ -189,7 +189,7 @@ func TestCloseAnnouncesStopped(t *testing.T) {
 		hs.Close()
 	})
 	announce := "ws" + strings.TrimPrefix(hs.URL, "http")
-	url := swarm.Origin(t, swarm.Media(pieceLen))
+	url := swarmtest.Origin(t, swarmtest.Media(pieceLen))
 	e := newEngine(t, announce)
 	join(t, e, url)
 	waitFor(t, "the engine to join at the tracker", func() bool { return strings.Contains(logs.String(), "peer joined") })

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // directMax is engine.MaxDirect in pieces of the tests' length.
@@ -18,10 +18,10 @@ const directMax = engine.MaxDirect / pieceLen
 // maxDirect past the start, to a piece boundary, the whole request or none
 // when it takes no less, and none from a piece it holds or is fetching.
 func TestDirectSpan(t *testing.T) {
-	data := swarm.Media(int64(directMax+4)*pieceLen + 777)
+	data := swarmtest.Media(int64(directMax+4)*pieceLen + 777)
 	size := int64(len(data))
 	e := newEngine(t, "", httpOnly)
-	_, r := join(t, e, swarm.Origin(t, data))
+	_, r := join(t, e, swarmtest.Origin(t, data))
 	checkReads(t, readPieces(r, []int{directMax + 1}, in(0)), data, false)
 	held := int64(directMax+1) * pieceLen
 	for _, c := range []struct {
@@ -71,10 +71,10 @@ func TestDirectSpan(t *testing.T) {
 // waiting and from its store, and give them to a second peer, which is not
 // alone and gets no span.
 func TestDirectWrite(t *testing.T) {
-	data := swarm.Media(6*pieceLen + 777)
+	data := swarmtest.Media(6*pieceLen + 777)
 	size := int64(len(data))
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 	a := newEngine(t, announce)
 	_, ra := join(t, a, url)
 	var end int64
@@ -122,9 +122,9 @@ func TestDirectWrite(t *testing.T) {
 // TestDirectStalled checks that a handed-over piece whose bytes stop
 // coming goes back to the scheduler: its reader gets it over HTTP.
 func TestDirectStalled(t *testing.T) {
-	data := swarm.Media(3 * pieceLen)
+	data := swarmtest.Media(3 * pieceLen)
 	e := newEngine(t, "", httpOnly)
-	_, r := join(t, e, swarm.Origin(t, data))
+	_, r := join(t, e, swarmtest.Origin(t, data))
 	if got := r.DirectSpan(0, int64(len(data)), false); got != int64(len(data)) {
 		t.Fatalf("DirectSpan = %d, want the whole file", got)
 	}
@@ -151,10 +151,10 @@ func TestDirectStalled(t *testing.T) {
 // given to a peer; a piece it held keeps its bytes; all bytes count as
 // HTTP once.
 func TestClaim(t *testing.T) {
-	data := swarm.Media(5*pieceLen + 777)
+	data := swarmtest.Media(5*pieceLen + 777)
 	size := int64(len(data))
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 	a := newEngine(t, announce)
 	sa, ra := join(t, a, url)
 	b := newEngine(t, announce)
@@ -185,9 +185,9 @@ func TestClaim(t *testing.T) {
 // lone peer, false once another peer is connected, true at once with P2P
 // off.
 func TestAlone(t *testing.T) {
-	data := swarm.Media(2 * pieceLen)
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	data := swarmtest.Media(2 * pieceLen)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 

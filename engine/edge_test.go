@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // TestFollowEdge has peer B, which took segment "1" from peer A, ask for
@@ -18,9 +18,9 @@ import (
 // A third peer, which took nothing from peers, and one whose peers hold
 // "2" already, do not wait.
 func TestFollowEdge(t *testing.T) {
-	seg1, seg2 := swarm.Media(2*pieceLen+100), swarm.Media(3*pieceLen+200)
-	url1, url2 := swarm.Origin(t, seg1), swarm.Origin(t, seg2)
-	announce := swarm.Tracker(t)
+	seg1, seg2 := swarmtest.Media(2*pieceLen+100), swarmtest.Media(3*pieceLen+200)
+	url1, url2 := swarmtest.Origin(t, seg1), swarmtest.Origin(t, seg2)
+	announce := swarmtest.Tracker(t)
 	open := func(e *engine.Engine) (*engine.Swarm, *engine.Resource, *engine.Resource) {
 		sw, _ := join(t, e, url1)
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)

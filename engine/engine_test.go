@@ -14,14 +14,14 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/transport"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // TestHTTPOnly reads a whole resource with no peer network: every byte is
 // the origin's and is counted as HTTP.
 func TestHTTPOnly(t *testing.T) {
-	data := swarm.Media(5*pieceLen + 777)
-	url := swarm.Origin(t, data)
+	data := swarmtest.Media(5*pieceLen + 777)
+	url := swarmtest.Origin(t, data)
 	var ev recorder
 	e := newEngine(t, "", httpOnly, ev.option())
 	if e.P2PEnabled() {
@@ -65,10 +65,10 @@ func TestHTTPOnly(t *testing.T) {
 // with far deadlines, take all of it from A. It checks the byte counts on
 // both sides and that the events agree with them.
 func TestTwoPeers(t *testing.T) {
-	data := swarm.Media(10*pieceLen + 1234)
+	data := swarmtest.Media(10*pieceLen + 1234)
 	size := int64(len(data))
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 	var evA, evB recorder
 	a := newEngine(t, announce, evA.option())
 	_, ra := join(t, a, url)
@@ -162,8 +162,8 @@ func closedPortURL(t *testing.T) string {
 // TestTrackerUnreachable points the engine at a tracker that refuses
 // connections: reads succeed over HTTP and the failure is reported.
 func TestTrackerUnreachable(t *testing.T) {
-	data := swarm.Media(3*pieceLen + 10)
-	url := swarm.Origin(t, data)
+	data := swarmtest.Media(3*pieceLen + 10)
+	url := swarmtest.Origin(t, data)
 	var ev recorder
 	e := newEngine(t, closedPortURL(t), ev.option())
 	if !e.P2PEnabled() {
@@ -185,9 +185,9 @@ func TestTrackerUnreachable(t *testing.T) {
 // and reads go over HTTP; on finds the peer again through the tracker and
 // reads come from it.
 func TestSetP2PEnabled(t *testing.T) {
-	data := swarm.Media(4 * pieceLen)
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	data := swarmtest.Media(4 * pieceLen)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 	a := newEngine(t, announce)
 	sa, ra := join(t, a, url)
 	checkReads(t, readPieces(ra, all(ra.PieceCount()), in(0)), data, false)
@@ -231,16 +231,16 @@ func TestSetP2PEnabled(t *testing.T) {
 // but never exchange bytes.
 func TestResourceVersions(t *testing.T) {
 	const token, channel = "site-token", "shared-channel"
-	dataA := swarm.Media(4 * pieceLen)
+	dataA := swarmtest.Media(4 * pieceLen)
 	dataB := append([]byte(nil), dataA...)
 	for i := range dataB {
 		dataB[i] ^= 0x5a
 	}
-	urlA, urlB := swarm.Origin(t, dataA), swarm.Origin(t, dataB)
+	urlA, urlB := swarmtest.Origin(t, dataA), swarmtest.Origin(t, dataB)
 	if stat(t, urlA).ETag == stat(t, urlB).ETag {
 		t.Fatal("the two origins give the same ETag")
 	}
-	announce := swarm.Tracker(t)
+	announce := swarmtest.Tracker(t)
 	withToken := func(c *engine.Config) { c.Token = token }
 	resource := func(e *engine.Engine, url string) (*engine.Swarm, *engine.Resource) {
 		sw, err := e.Join(channel, true)
@@ -278,7 +278,7 @@ func TestResourceVersions(t *testing.T) {
 // for its deadline and one with its HTTP fetch under way at an origin that
 // never answers: both return ErrClosed at once, and so do later calls.
 func TestCloseFailsPendingReads(t *testing.T) {
-	data := swarm.Media(2 * pieceLen)
+	data := swarmtest.Media(2 * pieceLen)
 	tests := []struct {
 		name     string
 		deadline time.Duration
@@ -289,7 +289,7 @@ func TestCloseFailsPendingReads(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url := swarm.Origin(t, data)
+			url := swarmtest.Origin(t, data)
 			info := stat(t, url)
 			started := make(chan struct{}, 1)
 			if tt.hang {
@@ -353,9 +353,9 @@ func TestCloseFailsPendingReads(t *testing.T) {
 // of such a pair go ahead (one is kept), and every engine meets every other
 // well within the connection timeout.
 func TestSimultaneousJoin(t *testing.T) {
-	data := swarm.Media(pieceLen)
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	data := swarmtest.Media(pieceLen)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 	const n = 4
 	engines := make([]*engine.Engine, n)
 	for i := range engines {
@@ -395,8 +395,8 @@ func TestSimultaneousJoin(t *testing.T) {
 // to a different peer, so more would wait for an answer that never comes),
 // and connects to every one of them.
 func TestOffersPerCountedPeer(t *testing.T) {
-	url := swarm.Origin(t, swarm.Media(pieceLen))
-	announce := swarm.Tracker(t)
+	url := swarmtest.Origin(t, swarmtest.Media(pieceLen))
+	announce := swarmtest.Tracker(t)
 	var swarms []*engine.Swarm
 	for i := range 3 {
 		var sent atomic.Int32
@@ -418,8 +418,8 @@ func TestOffersPerCountedPeer(t *testing.T) {
 // which would slow them all down on a browser's one thread; the pool holds
 // two; once the offers are made, the peers connect.
 func TestOffersWaitForPool(t *testing.T) {
-	url := swarm.Origin(t, swarm.Media(pieceLen))
-	announce := swarm.Tracker(t)
+	url := swarmtest.Origin(t, swarmtest.Media(pieceLen))
+	announce := swarmtest.Tracker(t)
 	first, _ := join(t, newEngine(t, announce), url)
 	g := &gatedConnector{gate: make(chan struct{})}
 	e := newEngine(t, announce, func(c *engine.Config) { g.Connector, c.Connector = c.Connector, g })

@@ -23,7 +23,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
 	"github.com/p2pmedia/p2pmedia/engine/transport"
 	"github.com/p2pmedia/p2pmedia/engine/wire"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // pieceLen is the piece length of every engine of these tests: small pieces
@@ -45,7 +45,7 @@ func httpOnly(c *engine.Config) { c.Connector, c.Announce = nil, nil }
 // test ends.
 func newEngine(t testing.TB, announce string, opts ...func(*engine.Config)) *engine.Engine {
 	t.Helper()
-	return swarm.NewEngine(t, announce, append([]func(*engine.Config){withPieceLength}, opts...)...)
+	return swarmtest.NewEngine(t, announce, append([]func(*engine.Config){withPieceLength}, opts...)...)
 }
 
 // recorder keeps every event an engine emits.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // countingOrigin serves data with ranges and an ETag, and counts the
@@ -55,9 +55,9 @@ func readAll(t *testing.T, r *engine.Resource, data []byte, deadline time.Durati
 // the response to its first piece; a second viewer learns it from the first
 // one's announcement and asks the origin nothing.
 func TestLiveResource(t *testing.T) {
-	data := swarm.Media(3*pieceLen + 999)
+	data := swarmtest.Media(3*pieceLen + 999)
 	o := newCountingOrigin(t, data)
-	announce := swarm.Tracker(t)
+	announce := swarmtest.Tracker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 

@@ -10,7 +10,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/trackerclient"
 	"github.com/p2pmedia/p2pmedia/engine/trackermsg"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // TestSquattedPeerIDRenewed: a connection that already holds this engine's
@@ -18,9 +18,9 @@ import (
 // tracker refuse the engine's announce; the engine takes a fresh id, tells
 // the page, and still gets every piece from its honest peer.
 func TestSquattedPeerIDRenewed(t *testing.T) {
-	data := swarm.Media(6*pieceLen + 99)
-	url := swarm.Origin(t, data)
-	announce := swarm.Tracker(t)
+	data := swarmtest.Media(6*pieceLen + 99)
+	url := swarmtest.Origin(t, data)
+	announce := swarmtest.Tracker(t)
 
 	seeder := newEngine(t, announce)
 	_, rs := join(t, seeder, url)
@@ -62,9 +62,9 @@ func TestSquattedPeerIDRenewed(t *testing.T) {
 // the engine's other trackers learn the fresh one too, so that a peer met
 // through any of them shakes hands with the id it was introduced to.
 func TestRenewedPeerIDOnEveryTracker(t *testing.T) {
-	data := swarm.Media(4*pieceLen + 7)
-	url := swarm.Origin(t, data)
-	refusing, other := swarm.Tracker(t), swarm.Tracker(t)
+	data := swarmtest.Media(4*pieceLen + 7)
+	url := swarmtest.Origin(t, data)
+	refusing, other := swarmtest.Tracker(t), swarmtest.Tracker(t)
 
 	var stolen trackermsg.ID
 	copy(stolen[:], "-PM0001-stolen-id-01")

@@ -13,7 +13,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/engine/wire"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // fixture is an origin, a tracker, a scripted peer and the engine under
@@ -36,8 +36,8 @@ type fixture struct {
 
 // newFixture serves size bytes of media.
 func newFixture(t *testing.T, size int) *fixture {
-	f := &fixture{data: swarm.Media(int64(size))}
-	f.url = swarm.Origin(t, f.data)
+	f := &fixture{data: swarmtest.Media(int64(size))}
+	f.url = swarmtest.Origin(t, f.data)
 	f.info = stat(t, f.url)
 	f.ref = refOf("", f.info)
 	return f
@@ -47,7 +47,7 @@ func newFixture(t *testing.T, size int) *fixture {
 // waits until the handshakes are done.
 func (f *fixture) start(t *testing.T, onOpen func(*fakePeer), onMessage func(*fakePeer, wire.Message), opts ...func(*engine.Config)) {
 	t.Helper()
-	f.announce = swarm.Tracker(t)
+	f.announce = swarmtest.Tracker(t)
 	f.fp = newFakePeer(t, f.announce, swarmOf(t, f.url), onOpen, onMessage)
 	f.e = newEngine(t, f.announce, append([]func(*engine.Config){f.ev.option()}, opts...)...)
 	f.engine.Store(f.e)
@@ -347,7 +347,7 @@ func TestValidateResumedPiece(t *testing.T) {
 // few seconds (minRetry), not at the tracker's interval (15 s at least).
 func TestRetryAfterFailedConnection(t *testing.T) {
 	f := newFixture(t, pieceLen)
-	f.announce = swarm.Tracker(t)
+	f.announce = swarmtest.Tracker(t)
 	f.fp = newFakePeer(t, f.announce, swarmOf(t, f.url), nil, nil)
 	f.fp.badHandshake.Store(true)
 	f.e = newEngine(t, f.announce, f.ev.option())
@@ -382,7 +382,7 @@ func TestHoldingsStillArriving(t *testing.T) {
 			go fp.sendData(req.ID, int(req.Offset), pieceOf(f.data, int(req.Piece))[req.Offset:], 16<<10)
 		}
 	}
-	f.announce = swarm.Tracker(t)
+	f.announce = swarmtest.Tracker(t)
 	f.fp = newFakePeer(t, f.announce, swarmOf(t, f.url), onOpen, onMessage)
 	f.e = newEngine(t, f.announce, f.ev.option())
 	f.engine.Store(f.e)

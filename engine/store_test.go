@@ -10,7 +10,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/store"
 	"github.com/p2pmedia/p2pmedia/engine/wire"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // TestStoreEviction gives engine A a store of two pieces and has it read
@@ -118,8 +118,8 @@ func TestStoreEviction(t *testing.T) {
 // reads still return the origin's bytes, the failure is reported, and the
 // engine does not claim pieces its store does not hold.
 func TestStoreRefusesPiece(t *testing.T) {
-	data := swarm.Media(2 * pieceLen)
-	url := swarm.Origin(t, data)
+	data := swarmtest.Media(2 * pieceLen)
+	url := swarmtest.Origin(t, data)
 	var ev recorder
 	mem := store.NewMemory(pieceLen / 2)
 	e := newEngine(t, "", httpOnly, ev.option(), func(c *engine.Config) { c.Store = mem })

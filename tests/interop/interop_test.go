@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/tests/interop/bttracker"
-	"github.com/p2pmedia/p2pmedia/tests/swarm"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 )
 
 // TestEnginesMeetThroughBittorrentTracker runs two native engines whose only
@@ -16,10 +16,10 @@ import (
 // one through it and take the file from it, byte for byte.
 func TestEnginesMeetThroughBittorrentTracker(t *testing.T) {
 	ws := bttracker.Start(t)
-	sc := swarm.Scenario{Peers: 2, Size: 6 << 20, Bitrate: 2 << 20, JoinEvery: 2 * time.Second, BufferAhead: 3 * time.Second, Startup: 2 * time.Second, Announce: ws}
+	sc := swarmtest.Scenario{Peers: 2, Size: 6 << 20, Bitrate: 2 << 20, JoinEvery: 2 * time.Second, BufferAhead: 3 * time.Second, Startup: 2 * time.Second, Announce: ws}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res := swarm.Run(ctx, t, sc)
+	res := swarmtest.Run(ctx, t, sc)
 	t.Log(res.Line(sc))
 	if !res.Identical {
 		t.Fatal("bytes differ from the origin's")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 	"sync"
 	"testing"
 	"time"
@@ -17,14 +18,14 @@ import (
 // BenchmarkSwarm runs the swarm scenarios of `make bench-native` and prints
 // one BENCH line for each.
 func BenchmarkSwarm(b *testing.B) {
-	for _, sc := range []Scenario{
+	for _, sc := range []swarmtest.Scenario{
 		{Peers: 4, Size: 24 << 20, Bitrate: 2 << 20, JoinEvery: 3 * time.Second, BufferAhead: 5 * time.Second, Startup: 2 * time.Second},
 		{Peers: 8, Size: 24 << 20, Bitrate: 2 << 20, JoinEvery: 2 * time.Second, BufferAhead: 5 * time.Second, Startup: 2 * time.Second},
 	} {
 		b.Run(fmt.Sprintf("peers=%d", sc.Peers), func(b *testing.B) {
 			for range b.N {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-				res := Run(ctx, b, sc)
+				res := swarmtest.Run(ctx, b, sc)
 				cancel()
 				fmt.Println(res.Line(sc))
 				b.ReportMetric(res.Share, "p2p_share")
@@ -59,7 +60,7 @@ func BenchmarkP2PThroughput(b *testing.B) {
 // pieces, in the same run; plain_p2p_mib_s is the latter without hashes.
 func BenchmarkVerifyCost(b *testing.B) {
 	const size = 64 << 20
-	data := Media(size)
+	data := swarmtest.Media(size)
 	for range b.N {
 		l := int64(identity.DefaultPieceLength)
 		start := time.Now()
@@ -69,7 +70,7 @@ func BenchmarkVerifyCost(b *testing.B) {
 		hashRate := float64(size) / (1 << 20) / time.Since(start).Seconds()
 
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		url := Origin(b, data)
+		url := swarmtest.Origin(b, data)
 		hashes := &hashsource.Service{Base: hashService(b, url), Get: hashsource.HTTPGetter{}}
 		if _, err := hashes.PieceHashes(ctx, url, l); err != nil {
 			b.Fatal(err)
@@ -93,12 +94,12 @@ func BenchmarkVerifyCost(b *testing.B) {
 // The engines take opts; with a Hashes among them, from a service that
 // hashed the resource before the leech opens it.
 func EngineThroughput(ctx context.Context, t testing.TB, size int64, opts ...func(*engine.Config)) (float64, error) {
-	return engineThroughput(ctx, t, Origin(t, Media(size)), size, opts...)
+	return engineThroughput(ctx, t, swarmtest.Origin(t, swarmtest.Media(size)), size, opts...)
 }
 
 func engineThroughput(ctx context.Context, t testing.TB, url string, size int64, opts ...func(*engine.Config)) (float64, error) {
-	announce := Tracker(t)
-	seed := NewEngine(t, announce, opts...)
+	announce := swarmtest.Tracker(t)
+	seed := swarmtest.NewEngine(t, announce, opts...)
 	sw, err := seed.JoinURL(url)
 	if err != nil {
 		return 0, err
@@ -112,7 +113,7 @@ func engineThroughput(ctx context.Context, t testing.TB, url string, size int64,
 			return 0, err
 		}
 	}
-	leech := NewEngine(t, announce, opts...)
+	leech := swarmtest.NewEngine(t, announce, opts...)
 	lsw, err := leech.JoinURL(url)
 	if err != nil {
 		return 0, err
@@ -164,10 +165,10 @@ func engineThroughput(ctx context.Context, t testing.TB, url string, size int64,
 // BenchmarkLive runs the live scenario of `make bench-native`: four viewers,
 // one elected origin fetch per segment.
 func BenchmarkLive(b *testing.B) {
-	sc := LiveScenario{Peers: 4, Segments: 15, SegmentSize: 1 << 20, SegmentDuration: time.Second, Latency: 4 * time.Second, ReloadJitter: 300 * time.Millisecond}
+	sc := swarmtest.LiveScenario{Peers: 4, Segments: 15, SegmentSize: 1 << 20, SegmentDuration: time.Second, Latency: 4 * time.Second, ReloadJitter: 300 * time.Millisecond}
 	for range b.N {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		res := RunLive(ctx, b, sc)
+		res := swarmtest.RunLive(ctx, b, sc)
 		cancel()
 		fmt.Println(res.Line(sc))
 		b.ReportMetric(res.FetchesPerSegment, "fetches/segment")

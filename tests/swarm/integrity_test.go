@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -136,7 +137,7 @@ func waitPeers(ctx context.Context, t *testing.T, e *engine.Engine, url string, 
 // a hash source the same poisoner's bytes get through, which shows that the
 // scenario puts its pieces in their way.
 func TestPoisonerBanned(t *testing.T) {
-	data := Media(2 << 20)
+	data := swarmtest.Media(2 << 20)
 	for _, tc := range []struct {
 		name   string
 		poison func(*store.Memory, identity.PieceKey, []byte) []byte
@@ -144,11 +145,11 @@ func TestPoisonerBanned(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			url := Origin(t, data)
-			announce := Tracker(t)
+			url := swarmtest.Origin(t, data)
+			announce := swarmtest.Tracker(t)
 			hashes := &hashsource.Service{Base: hashService(t, url), Get: hashsource.HTTPGetter{}}
 
-			poisoner := NewEngine(t, announce, func(c *engine.Config) {
+			poisoner := swarmtest.NewEngine(t, announce, func(c *engine.Config) {
 				c.Store = poisonStore{Memory: store.NewMemory(256 << 20), poison: tc.poison}
 			})
 			if got := readAll(ctx, t, poisoner, url); !bytes.Equal(got, data) {
@@ -158,7 +159,7 @@ func TestPoisonerBanned(t *testing.T) {
 			// The control: an engine without hashes, alone with the
 			// poisoner, plays its bytes. It leaves before the honest ones
 			// come, as it would pass them on.
-			c := NewEngine(t, announce)
+			c := swarmtest.NewEngine(t, announce)
 			waitPeers(ctx, t, c, url, 1)
 			if got := readAll(ctx, t, c, url); corrupt(got, data) == 0 {
 				t.Fatal("an engine without hashes read clean bytes: the poisoner's pieces were not in its way")
@@ -166,12 +167,12 @@ func TestPoisonerBanned(t *testing.T) {
 			c.Close()
 
 			var xa, xb exceptions
-			a := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = hashes, xa.on })
+			a := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = hashes, xa.on })
 			waitPeers(ctx, t, a, url, 1)
 			if got := readAll(ctx, t, a, url); !bytes.Equal(got, data) {
 				t.Errorf("the first honest engine read %d corrupt bytes", corrupt(got, data))
 			}
-			b := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = hashes, xb.on })
+			b := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = hashes, xb.on })
 			waitPeers(ctx, t, b, url, 1) // a: the poisoner is banned by now, or b bans it
 			if got := readAll(ctx, t, b, url); !bytes.Equal(got, data) {
 				t.Errorf("the second honest engine read %d corrupt bytes", corrupt(got, data))
@@ -232,7 +233,7 @@ func (f *lyingFetcher) Fetch(ctx context.Context, _ string, start, end int64) (i
 // nothing while the origin has no such segment, then reads the origin's
 // bytes once it has, banning the poisoner where it sent a bad piece.
 func TestLivePoisonerLies(t *testing.T) {
-	data := Media(3<<20 + 77)
+	data := swarmtest.Media(3<<20 + 77)
 	const etag = `"live-9"`
 	flipped := flip(nil, identity.PieceKey{}, data)
 	for _, tc := range []struct {
@@ -265,10 +266,10 @@ func TestLivePoisonerLies(t *testing.T) {
 			const playlist = "http://live.example/stream.m3u8"
 			segURL := srv.URL + "/live/seg-9.ts"
 			name := identity.URLName("9", segURL)
-			announce := Tracker(t)
+			announce := swarmtest.Tracker(t)
 			hashes := &hashsource.Service{Base: hashService(t, srv.URL), Get: hashsource.HTTPGetter{}}
 
-			poisoner := NewEngine(t, announce, func(c *engine.Config) {
+			poisoner := swarmtest.NewEngine(t, announce, func(c *engine.Config) {
 				c.Fetcher = &lyingFetcher{to: lies.URL + "/seg.ts"}
 			})
 			ps := joinLive(t, poisoner, playlist)
@@ -282,7 +283,7 @@ func TestLivePoisonerLies(t *testing.T) {
 
 			// The control: without hashes, what the poisoner announced is
 			// taken for the origin's.
-			c := NewEngine(t, announce)
+			c := swarmtest.NewEngine(t, announce)
 			cs := joinLive(t, c, playlist)
 			waitPeers(ctx, t, c, playlist, 1)
 			cr, err := cs.LiveResource(ctx, name, segURL, 5*time.Second)
@@ -295,7 +296,7 @@ func TestLivePoisonerLies(t *testing.T) {
 			c.Close()
 
 			var x exceptions
-			a := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = hashes, x.on })
+			a := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = hashes, x.on })
 			as := joinLive(t, a, playlist)
 			waitPeers(ctx, t, a, playlist, 1)
 			if r, err := as.LiveResource(ctx, name, segURL, 5*time.Second); err == nil {
@@ -379,7 +380,7 @@ func (g *gatedHashes) PieceHashes(ctx context.Context, mediaURL string, pieceLen
 // leech reads them all from its peer; with none, it reads them again from
 // the origin and blames nobody.
 func TestHashesLate(t *testing.T) {
-	data := Media(2 << 20)
+	data := swarmtest.Media(2 << 20)
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -387,15 +388,15 @@ func TestHashesLate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			url := Origin(t, data)
-			announce := Tracker(t)
-			seed := NewEngine(t, announce)
+			url := swarmtest.Origin(t, data)
+			announce := swarmtest.Tracker(t)
+			seed := swarmtest.NewEngine(t, announce)
 			if got := readAll(ctx, t, seed, url); !bytes.Equal(got, data) {
 				t.Fatal("the seed did not read the origin's bytes")
 			}
 			gate := &gatedHashes{HashSource: &hashsource.Service{Base: hashService(t, url), Get: hashsource.HTTPGetter{}}, gate: newGate(tc.err)}
 			var x exceptions
-			leech := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = gate, x.on })
+			leech := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = gate, x.on })
 			waitPeers(ctx, t, leech, url, 1)
 			s, err := leech.JoinURL(url)
 			if err != nil {

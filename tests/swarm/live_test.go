@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 	"testing"
 	"time"
 
@@ -12,10 +13,10 @@ import (
 // segment fetches it from the origin; the others take it from peers, so the
 // origin serves well under one copy per viewer per segment, with no read late.
 func TestLive4(t *testing.T) {
-	sc := LiveScenario{Peers: 4, Segments: 10, SegmentSize: 1 << 20, SegmentDuration: time.Second, Latency: 4 * time.Second, ReloadJitter: 300 * time.Millisecond}
+	sc := swarmtest.LiveScenario{Peers: 4, Segments: 10, SegmentSize: 1 << 20, SegmentDuration: time.Second, Latency: 4 * time.Second, ReloadJitter: 300 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res := RunLive(ctx, t, sc)
+	res := swarmtest.RunLive(ctx, t, sc)
 	t.Log(res.Line(sc))
 	if !res.Identical {
 		t.Error("a viewer received bytes that differ from the origin's")

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -36,7 +37,7 @@ type peerTubeStream struct {
 
 func newPeerTubeStream(t *testing.T, sizes ...int64) *peerTubeStream {
 	t.Helper()
-	all := Media(func() (n int64) {
+	all := swarmtest.Media(func() (n int64) {
 		for _, s := range sizes {
 			n += s
 		}
@@ -128,8 +129,8 @@ func TestPeerTubePoisonerBanned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	st := newPeerTubeStream(t, 1200<<10, 700<<10, 1500<<10+77)
-	announce := Tracker(t)
-	poisoner := NewEngine(t, announce, func(c *engine.Config) {
+	announce := swarmtest.Tracker(t)
+	poisoner := swarmtest.NewEngine(t, announce, func(c *engine.Config) {
 		c.Store = poisonStore{Memory: store.NewMemory(256 << 20), poison: flip}
 	})
 	if n := st.readAll(ctx, t, poisoner); n != 0 {
@@ -139,7 +140,7 @@ func TestPeerTubePoisonerBanned(t *testing.T) {
 	// The control, alone with the poisoner, plays its bytes: the pieces of
 	// the test are in the way of the honest engine. It leaves before the
 	// honest one comes, as it would pass them on.
-	c := NewEngine(t, announce)
+	c := swarmtest.NewEngine(t, announce)
 	waitPeers(ctx, t, c, st.playlist, 1)
 	if n := st.readAll(ctx, t, c); n == 0 {
 		t.Fatal("an engine without hashes read clean bytes: the poisoner's pieces were not in its way")
@@ -147,7 +148,7 @@ func TestPeerTubePoisonerBanned(t *testing.T) {
 	c.Close()
 
 	var x exceptions
-	a := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = peerTubeHashes(), x.on })
+	a := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = peerTubeHashes(), x.on })
 	waitPeers(ctx, t, a, st.playlist, 1)
 	if n := st.readAll(ctx, t, a); n != 0 {
 		t.Errorf("the honest engine read %d corrupt bytes", n)
@@ -162,13 +163,13 @@ func TestPeerTubeFromPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	st := newPeerTubeStream(t, 1200<<10, 700<<10, 1500<<10+77)
-	announce := Tracker(t)
-	seed := NewEngine(t, announce, func(c *engine.Config) { c.Hashes = peerTubeHashes() })
+	announce := swarmtest.Tracker(t)
+	seed := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes = peerTubeHashes() })
 	if n := st.readAll(ctx, t, seed); n != 0 {
 		t.Fatalf("the seed read %d corrupt bytes from the origin", n)
 	}
 	var x exceptions
-	leech := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = peerTubeHashes(), x.on })
+	leech := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = peerTubeHashes(), x.on })
 	waitPeers(ctx, t, leech, st.playlist, 1)
 	if n := st.readAll(ctx, t, leech); n != 0 {
 		t.Errorf("the leech read %d corrupt bytes", n)
@@ -216,14 +217,14 @@ func TestPeerTubeHashLate(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			st := newPeerTubeStream(t, 1500<<10+77)
-			announce := Tracker(t)
-			seed := NewEngine(t, announce)
+			announce := swarmtest.Tracker(t)
+			seed := swarmtest.NewEngine(t, announce)
 			if n := st.readAll(ctx, t, seed); n != 0 {
 				t.Fatalf("the seed read %d corrupt bytes from the origin", n)
 			}
 			gate := &gatedSegments{PeerTube: peerTubeHashes(), gate: newGate(tc.err)}
 			var x exceptions
-			leech := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = gate, x.on })
+			leech := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = gate, x.on })
 			waitPeers(ctx, t, leech, st.playlist, 1)
 			r := st.segment(ctx, t, leech, 0)
 			t0 := time.Now()
@@ -292,13 +293,13 @@ func TestPeerTubeTooLarge(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	st := newPeerTubeStream(t, engine.MaxSegmentHashSize+1)
-	announce := Tracker(t)
-	seed := NewEngine(t, announce)
+	announce := swarmtest.Tracker(t)
+	seed := swarmtest.NewEngine(t, announce)
 	if b := readBy(ctx, st.segment(ctx, t, seed, 0), time.Now()); !bytes.Equal(b, st.data[0]) {
 		t.Fatal("the seed did not read the origin's bytes")
 	}
 	var log lockedBuffer
-	leech := NewEngine(t, announce, func(c *engine.Config) {
+	leech := swarmtest.NewEngine(t, announce, func(c *engine.Config) {
 		c.Hashes = peerTubeHashes()
 		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	})
@@ -332,7 +333,7 @@ func newPeerTubeVOD(t *testing.T, init int64, sizes ...int64) *peerTubeVOD {
 	for _, s := range sizes {
 		size += s
 	}
-	v := &peerTubeVOD{data: Media(size)}
+	v := &peerTubeVOD{data: swarmtest.Media(size)}
 	ranges := map[string]string{}
 	at := init
 	for _, s := range sizes {
@@ -399,8 +400,8 @@ func TestPeerTubeVODPoisonerBanned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	v := newPeerTubeVOD(t, vodInit, vodSegments...)
-	announce := Tracker(t)
-	poisoner := NewEngine(t, announce, func(c *engine.Config) {
+	announce := swarmtest.Tracker(t)
+	poisoner := swarmtest.NewEngine(t, announce, func(c *engine.Config) {
 		c.Store = poisonStore{Memory: store.NewMemory(256 << 20), poison: flip}
 	})
 	if n := corrupt(v.read(ctx, t, poisoner), v.data); n != 0 {
@@ -409,7 +410,7 @@ func TestPeerTubeVODPoisonerBanned(t *testing.T) {
 
 	// The control leaves before the honest engine comes, as it would pass
 	// the poisoner's pieces on.
-	c := NewEngine(t, announce)
+	c := swarmtest.NewEngine(t, announce)
 	waitPeers(ctx, t, c, v.url, 1)
 	if n := corrupt(v.read(ctx, t, c), v.data); n == 0 {
 		t.Fatal("an engine without hashes read clean bytes: the poisoner's pieces were not in its way")
@@ -417,7 +418,7 @@ func TestPeerTubeVODPoisonerBanned(t *testing.T) {
 	c.Close()
 
 	var x exceptions
-	a := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = v.hashSource(), x.on })
+	a := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = v.hashSource(), x.on })
 	waitPeers(ctx, t, a, v.url, 1)
 	if n := corrupt(v.read(ctx, t, a), v.data); n != 0 {
 		t.Errorf("the honest engine read %d corrupt bytes", n)
@@ -433,13 +434,13 @@ func TestPeerTubeVODFromPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	v := newPeerTubeVOD(t, vodInit, vodSegments...)
-	announce := Tracker(t)
-	seed := NewEngine(t, announce, func(c *engine.Config) { c.Hashes = v.hashSource() })
+	announce := swarmtest.Tracker(t)
+	seed := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes = v.hashSource() })
 	if n := corrupt(v.read(ctx, t, seed), v.data); n != 0 {
 		t.Fatalf("the seed read %d corrupt bytes from the origin", n)
 	}
 	var x exceptions
-	leech := NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = v.hashSource(), x.on })
+	leech := swarmtest.NewEngine(t, announce, func(c *engine.Config) { c.Hashes, c.OnEvent = v.hashSource(), x.on })
 	waitPeers(ctx, t, leech, v.url, 1)
 	if n := corrupt(v.read(ctx, t, leech), v.data); n != 0 {
 		t.Errorf("the leech read %d corrupt bytes", n)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -131,9 +132,9 @@ func TestStreamsDifferingInQueryNeverMix(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			o := newStreamsOrigin(t, live)
-			announce := Tracker(t)
-			a := NewEngine(t, announce)
-			b := NewEngine(t, announce)
+			announce := swarmtest.Tracker(t)
+			a := swarmtest.NewEngine(t, announce)
+			b := swarmtest.NewEngine(t, announce)
 
 			readSegments(ctx, t, a, o, "A")
 			// B joins the swarm A is in, and connects to A before it reads.

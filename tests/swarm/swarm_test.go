@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"github.com/p2pmedia/p2pmedia/internal/swarmtest"
 	"testing"
 	"time"
 )
@@ -11,10 +12,10 @@ import (
 // its deadline, and the later viewers must take most bytes from peers (the
 // ideal share is 0.75: one copy from HTTP).
 func TestSwarm4(t *testing.T) {
-	sc := Scenario{Peers: 4, Size: 24 << 20, Bitrate: 2 << 20, JoinEvery: 3 * time.Second, BufferAhead: 5 * time.Second, Startup: 2 * time.Second}
+	sc := swarmtest.Scenario{Peers: 4, Size: 24 << 20, Bitrate: 2 << 20, JoinEvery: 3 * time.Second, BufferAhead: 5 * time.Second, Startup: 2 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res := Run(ctx, t, sc)
+	res := swarmtest.Run(ctx, t, sc)
 	t.Log(res.Line(sc))
 	for i, p := range res.Peers {
 		t.Logf("viewer %d: http=%d p2p=%d up=%d misses=%d peers=%d identical=%t", i, p.HTTP, p.P2P, p.Uploaded, p.Misses, p.Peers, p.Identical)

@@ -1,8 +1,8 @@
-// Package swarm runs whole-swarm scenarios natively: a local HTTP origin, the
+// Package swarmtest runs whole-swarm scenarios natively: a local HTTP origin, the
 // project's tracker and several engines connected by real pion peers on
 // loopback, each consuming a file front to back at a steady bitrate like a
 // player would. Tests assert on the results; benchmarks print them.
-package swarm
+package swarmtest
 
 import (
 	"bytes"
