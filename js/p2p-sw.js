@@ -15,6 +15,9 @@
  * "What the service worker serves"). The registered origins are kept in Cache
  * Storage, so that a worker the browser stopped knows them when it starts.
  *
+ * self.MediaProxy.originalUrl(url) is the URL a proxied URL stands for ('' for
+ * any other URL), for a site's own service worker code.
+ *
  * Options, set on self before importScripts:
  *   P2P_MEDIA_BASE      where wasm_exec.js and p2p-sw.wasm are (default: the
  *                       directory of this script)
@@ -24,7 +27,7 @@
   'use strict';
 
   const MARK = '/__p2pmedia__/';
-  const proxy = self.MediaProxy = {version: '__VERSION__', wasmVersion: ''};
+  const proxy = self.MediaProxy = {version: '__VERSION__', wasmVersion: '', originalUrl: url => originalUrl(url)};
 
   // The destinations of media requests: media elements and text tracks, and
   // the empty destination of fetch() and XHR, which MSE players use.
@@ -134,8 +137,15 @@
 
   // originalUrl returns the URL a proxied URL stands for, or '' for any
   // other URL: <scope>__p2pmedia__/<http|https>/<host[:port]>[/path][?query].
+  // The Go programs' rule is the same (internal/mediaurl): both are tested
+  // against internal/mediaurl/testdata/original.json.
   function originalUrl(url) {
-    const u = new URL(url);
+    let u;
+    try {
+      u = new URL(url);
+    } catch (e) {
+      return '';
+    }
     const i = u.pathname.indexOf(MARK);
     if (i < 0) return '';
     const m = /^(https?)\/([^/@\\]+)(\/.*)?$/.exec(u.pathname.slice(i + MARK.length));

@@ -1,6 +1,10 @@
 package mediaurl
 
-import "testing"
+import (
+	"encoding/json"
+	"os"
+	"testing"
+)
 
 func TestManifestType(t *testing.T) {
 	tests := []struct{ url, want string }{
@@ -42,38 +46,33 @@ func TestIsManifestType(t *testing.T) {
 	}
 }
 
+// TestOriginal checks Original against testdata/original.json, the table
+// that js/p2p-sw.js is tested against too (js/test/swurl.test.js): one rule
+// for what a proxied URL stands for.
 func TestOriginal(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string
-		ok   bool
-	}{
-		{"https://site.example/app/__p2pmedia__/https/cdn.example.com/v/a.mp4?x=1", "https://cdn.example.com/v/a.mp4?x=1", true},
-		{"http://10.200.0.2:8080/__p2pmedia__/http/10.200.0.2:8080/media/a.mp4", "http://10.200.0.2:8080/media/a.mp4", true},
-		{"https://s/__p2pmedia__/https/cdn:8443/a/b/c.m3u8", "https://cdn:8443/a/b/c.m3u8", true},
-		{"https://s/__p2pmedia__/https/cdn", "https://cdn/", true},
-		{"https://s/__p2pmedia__/https/cdn/", "https://cdn/", true},
-		{"https://s/__p2pmedia__/https/cdn/a.mp4#t=10", "https://cdn/a.mp4", true},
-		{"https://s/__p2pmedia__/https/[::1]:9000/a.ts?q=/x", "https://[::1]:9000/a.ts?q=/x", true},
-		{"https://s/x/__p2pmedia__/https/cdn/y/__p2pmedia__/http/z", "https://cdn/y/__p2pmedia__/http/z", true},
-		{"https://s/a.mp4", "", false},
-		{"https://s/a?u=/__p2pmedia__/https/cdn/a.mp4", "", false},
-		{"https://s/__p2pmedia__/ftp/cdn/a.mp4", "", false},
-		{"https://s/__p2pmedia__/https", "", false},
-		{"https://s/__p2pmedia__/https/", "", false},
-		{"https://s/__p2pmedia__/https//a.mp4", "", false},
-		{"https://s/__p2pmedia__/https/user@cdn/a.mp4", "", false},
-		{"https://s/__p2pmedia__/HTTPS/cdn/a.mp4", "", false},
-		{"https://s?x=/__p2pmedia__/https/cdn/a", "", false},
-		{"http://127.0.0.1:8080/app/__p2pmedia__/http/10.0.0.1:9000/a.mp3", "http://10.0.0.1:9000/a.mp3", true},
-		{"blob:https://site.example/123", "", false},
-		{"", "", false},
-		{"no scheme", "", false},
+	raw, err := os.ReadFile("testdata/original.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		got, ok := Original(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("Original(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+	var table struct {
+		Cases []struct {
+			URL      string  `json:"url"`
+			Original *string `json:"original"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &table); err != nil {
+		t.Fatalf("testdata/original.json: %v", err)
+	}
+	if len(table.Cases) < 10 {
+		t.Fatalf("testdata/original.json holds %d cases", len(table.Cases))
+	}
+	for _, c := range table.Cases {
+		want, wantOK := "", c.Original != nil
+		if wantOK {
+			want = *c.Original
+		}
+		if got, ok := Original(c.URL); got != want || ok != wantOK {
+			t.Errorf("Original(%q) = %q, %v; want %q, %v", c.URL, got, ok, want, wantOK)
 		}
 	}
 }

@@ -53,25 +53,6 @@ export function isProxied(path) {
 }
 
 /**
- * The original URL of a proxied URL (the inverse of proxiedUrl, as the
- * service worker computes it), or null when url is not proxied.
- * @param {string} url an absolute proxied URL
- * @returns {string | null}
- */
-export function originalUrl(url) {
-  const marker = '/' + PROXY_SEGMENT + '/';
-  const u = new URL(url);
-  const i = u.pathname.indexOf(marker);
-  if (i < 0) return null;
-  const rest = u.pathname.slice(i + marker.length);
-  const slash = rest.indexOf('/');
-  if (slash < 0) return null;
-  const scheme = rest.slice(0, slash);
-  if (scheme !== 'http' && scheme !== 'https') return null;
-  return scheme + '://' + rest.slice(slash + 1) + u.search + u.hash;
-}
-
-/**
  * A base URL for files next to a script: the directory of scriptUrl, or
  * override (resolved against location) when given; always ending in "/".
  * @param {string | undefined} override the wasmBaseUrl option

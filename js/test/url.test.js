@@ -2,7 +2,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { proxyBase, proxiedUrl, originalUrl, isProxied, assetBase } from '../src/url.js';
+import { proxyBase, proxiedUrl, isProxied, assetBase } from '../src/url.js';
+import { loadServiceWorker } from './swloader.js';
+
+// The service worker's decoding of proxied URLs (js/p2p-sw.js), null for
+// none: what the page's proxied URLs must stand for.
+const sw = loadServiceWorker();
+/** @param {string} url */
+const originalUrl = (url) => sw.originalUrl(url) || null;
 
 const page = 'https://site.example/watch/movie.html?id=7#top';
 
@@ -89,7 +96,7 @@ test('an already proxied URL is not wrapped again', () => {
   assert.ok(!isProxied('/v/__p2pmedia__.mp4'));
 });
 
-test('originalUrl inverts proxiedUrl', () => {
+test("the service worker's originalUrl inverts proxiedUrl", () => {
   const base = proxyBase('/app/', page);
   for (const url of [
     'https://cdn.example.com/v/a.mp4?x=1',
