@@ -80,12 +80,12 @@ test-package: package
 ## test-go: vet, then every Go test (the package tests ran in test-package)
 test-go:
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./wasm/... ./sw/... ./cmd/p2pmedia-hashes-worker
+	GOOS=js GOARCH=wasm $(GO) vet ./engine/... ./internal/jsutil ./wasm/... ./sw/... ./cmd/p2pmedia-hashes-worker
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/tests/browser$$')
 	# The browser tests alone: the native swarm scenarios beside them would
 	# starve their Chromium viewers on a 2-core machine.
 	$(GO) test -count=1 -timeout 20m -skip '^(TestPackageVite|TestPackageCDN|TestVideoJS)$$' ./tests/browser
-	PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./sw/... ./wasm/... ./engine/rtc
+	PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./internal/jsutil ./sw/... ./wasm/... ./engine/rtc
 
 ## fuzz: each fuzz target for a short, bounded time
 fuzz:

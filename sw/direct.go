@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 // direct answers a request whose first bytes the page handed to the
@@ -105,14 +106,14 @@ func (p *port) startFetch(url string, span byterange.Range, status int, referrer
 		init.Set("signal", f.abort.Get("signal"))
 	}
 	f.read = p.reads.watch(url)
-	fetched, err := protect(func() (js.Value, error) { return js.Global().Call("fetch", url, init), nil })
+	fetched, err := jsutil.Protect(func() (js.Value, error) { return js.Global().Call("fetch", url, init), nil })
 	if err != nil {
 		f.err = err
 		close(f.done)
 		return f
 	}
 	go func() {
-		f.resp, f.err = await(fetched)
+		f.resp, f.err = jsutil.AwaitDone(fetched, nil)
 		close(f.done)
 	}()
 	return f
@@ -203,7 +204,7 @@ func originFits(resp js.Value, status int, span byterange.Range, m meta) bool {
 func (p *port) copyBody(url string, offset int64, body js.Value) {
 	reader := body.Call("getReader")
 	for {
-		res, err := awaitDone(reader.Call("read"), p.closed)
+		res, err := jsutil.AwaitDone(reader.Call("read"), p.closed)
 		if err != nil || res.Get("done").Truthy() {
 			if err != nil {
 				reader.Call("cancel")
@@ -254,7 +255,7 @@ func newReadWatch() *readWatch {
 		return w
 	}
 	w.fn = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		entries := arg(args, 0).Call("getEntries")
+		entries := jsutil.Arg(args, 0).Call("getEntries")
 		for i, n := 0, entries.Length(); i < n; i++ {
 			e := entries.Index(i)
 			w.ended(e.Get("name").String(), e.Get("startTime").Float())
@@ -263,7 +264,7 @@ func newReadWatch() *readWatch {
 	})
 	opts := object()
 	opts.Set("type", "resource")
-	_, err := protect(func() (js.Value, error) {
+	_, err := jsutil.Protect(func() (js.Value, error) {
 		obs := ctor.New(w.fn)
 		obs.Call("observe", opts)
 		w.obs = obs

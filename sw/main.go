@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/internal/version"
 )
@@ -54,8 +55,8 @@ func main() {
 	api.Set("version", version.Version)
 	api.Set("addPort", js.FuncOf(s.addPort))
 	api.Set("handleFetch", js.FuncOf(func(_ js.Value, args []js.Value) any {
-		req, client := arg(args, 0), str(arg(args, 1))
-		return promise(func() (js.Value, error) { return s.handleFetch(req, client) })
+		req, client := jsutil.Arg(args, 0), jsutil.AsString(jsutil.Arg(args, 1))
+		return jsutil.Promise(func() (js.Value, error) { return s.handleFetch(req, client) })
 	}))
 	js.Global().Set("__p2pmediaSW", api)
 	select {} // serve callbacks until the browser stops the worker
@@ -95,7 +96,7 @@ func newServer() *server {
 // port that client sent before:
 // addPort(clientId: string, port: MessagePort).
 func (s *server) addPort(_ js.Value, args []js.Value) any {
-	id, v := str(arg(args, 0)), arg(args, 1)
+	id, v := jsutil.AsString(jsutil.Arg(args, 0)), jsutil.Arg(args, 1)
 	if id == "" || v.Type() != js.TypeObject {
 		return nil
 	}
@@ -121,7 +122,7 @@ func (s *server) addPort(_ js.Value, args []js.Value) any {
 		go func() {
 			// After this callback's task: the page's ack goes first.
 			time.Sleep(time.Millisecond)
-			protect(func() (js.Value, error) { warmUp(); return js.Undefined(), nil })
+			jsutil.Protect(func() (js.Value, error) { warmUp(); return js.Undefined(), nil })
 		}()
 	})
 	return nil
@@ -137,7 +138,7 @@ func (s *server) prune() {
 	opts := object()
 	opts.Set("includeUncontrolled", true)
 	opts.Set("type", "all")
-	list, err := await(clients.Call("matchAll", opts))
+	list, err := jsutil.AwaitDone(clients.Call("matchAll", opts), nil)
 	if err != nil {
 		return
 	}
@@ -201,7 +202,7 @@ func readTimeouts() timeouts {
 		name string
 		d    *time.Duration
 	}{{"open", &t.open}, {"piece", &t.piece}, {"manifest", &t.manifest}} {
-		if ms, ok := number(v.Get(f.name)); ok && ms > 0 {
+		if ms, ok := jsutil.AsInt(v.Get(f.name)); ok && ms > 0 {
 			*f.d = time.Duration(ms) * time.Millisecond
 		}
 	}
@@ -213,7 +214,7 @@ func readTimeouts() timeouts {
 func (s *server) handleFetch(req js.Value, clientID string) (js.Value, error) {
 	orig, ok := mediaurl.Original(req.Get("url").String())
 	if !ok {
-		return await(js.Global().Call("fetch", req))
+		return jsutil.AwaitDone(js.Global().Call("fetch", req), nil)
 	}
 	if !registered(orig) {
 		return refused(), nil
@@ -335,7 +336,7 @@ func (s *server) serveManifest(req js.Value, orig, clientID string) (js.Value, e
 func manifestFromOrigin(url string) (js.Value, error) {
 	init := object()
 	init.Set("cache", "no-store")
-	return await(js.Global().Call("fetch", url, init))
+	return jsutil.AwaitDone(js.Global().Call("fetch", url, init), nil)
 }
 
 // ifRangeHolds reports whether a request's If-Range header, if any, lets
@@ -376,7 +377,7 @@ func fromOrigin(url, rangeHeader string) (js.Value, error) {
 		h.Set("range", rangeHeader)
 		init.Set("headers", h)
 	}
-	return await(js.Global().Call("fetch", url, init))
+	return jsutil.AwaitDone(js.Global().Call("fetch", url, init), nil)
 }
 
 // passThrough sends a request other than GET to the origin with its method,
@@ -386,13 +387,13 @@ func passThrough(req js.Value, url, method string) (js.Value, error) {
 	init.Set("method", method)
 	init.Set("headers", req.Get("headers"))
 	if method != "HEAD" {
-		body, err := await(req.Call("arrayBuffer"))
+		body, err := jsutil.AwaitDone(req.Call("arrayBuffer"), nil)
 		if err != nil {
 			return js.Undefined(), err
 		}
 		init.Set("body", body)
 	}
-	return await(js.Global().Call("fetch", url, init))
+	return jsutil.AwaitDone(js.Global().Call("fetch", url, init), nil)
 }
 
 // registered reports whether the loader (js/p2p-sw.js) holds the origin of

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 )
 
@@ -104,7 +105,7 @@ func nodeOriginLog(t *testing.T) (string, func(path string) []string) {
 	handler := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		rq, rs := args[0], args[1]
 		mu.Lock()
-		ranges[rq.Get("url").String()] = append(ranges[rq.Get("url").String()], str(rq.Get("headers").Get("range")))
+		ranges[rq.Get("url").String()] = append(ranges[rq.Get("url").String()], jsutil.AsString(rq.Get("headers").Get("range")))
 		mu.Unlock()
 		path := strings.ToLower(rq.Get("url").String())
 		h := object()
@@ -123,7 +124,7 @@ func nodeOriginLog(t *testing.T) (string, func(path string) []string) {
 				h.Set("Cache-Control", "no-store")
 			}
 			h.Set("Content-Length", strconv.Itoa(len(fileBytes)))
-			if r, err := byterange.ParseRange(str(rq.Get("headers").Get("range")), int64(len(fileBytes))); err == nil {
+			if r, err := byterange.ParseRange(jsutil.AsString(rq.Get("headers").Get("range")), int64(len(fileBytes))); err == nil {
 				body, status = fileBytes[r.Start:r.End], 206
 				h.Set("Content-Range", byterange.ContentRange(r, int64(len(fileBytes))))
 				h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -138,7 +139,7 @@ func nodeOriginLog(t *testing.T) (string, func(path string) []string) {
 	srv := js.Global().Get("require").Invoke("http").Call("createServer", handler)
 	listen := js.Global().Get("Function").New("srv",
 		`return new Promise((r) => srv.listen(0, "127.0.0.1", () => r(srv.address().port)))`)
-	port, err := await(listen.Invoke(srv))
+	port, err := jsutil.AwaitDone(listen.Invoke(srv), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +192,12 @@ func (fp *fakePage) serve(t *testing.T) *server {
 	page := ch.Get("port2")
 	onMsg := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		d := args[0].Get("data")
-		msg := map[string]any{"op": str(d.Get("op")), "url": str(d.Get("url")), "proxyBase": str(d.Get("proxyBase"))}
-		if v, ok := number(d.Get("index")); ok {
+		msg := map[string]any{"op": jsutil.AsString(d.Get("op")), "url": jsutil.AsString(d.Get("url")), "proxyBase": jsutil.AsString(d.Get("proxyBase"))}
+		if v, ok := jsutil.AsInt(d.Get("index")); ok {
 			msg["index"] = v
 		}
 		for _, f := range []string{"timeout", "offset", "from", "end"} {
-			if v, ok := number(d.Get(f)); ok {
+			if v, ok := jsutil.AsInt(d.Get(f)); ok {
 				msg[f] = v
 			}
 		}
@@ -287,7 +288,7 @@ func fetchReq(t *testing.T, s *server, method string, req js.Value, client strin
 		location:     header(resp, "location"),
 	}
 	if method == "GET" && r.status != 302 {
-		ab, err := await(resp.Call("arrayBuffer"))
+		ab, err := jsutil.AwaitDone(resp.Call("arrayBuffer"), nil)
 		if err != nil {
 			t.Fatalf("reading %s: %v", url, err)
 		}

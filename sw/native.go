@@ -10,6 +10,7 @@ import (
 	"syscall/js"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 )
 
@@ -77,7 +78,7 @@ func noFragment(u string) string {
 
 // fromMediaElement reports whether req is a media element's own request.
 func fromMediaElement(req js.Value) bool {
-	d := str(req.Get("destination"))
+	d := jsutil.AsString(req.Get("destination"))
 	return d == "video" || d == "audio"
 }
 
@@ -180,7 +181,7 @@ func dataResponse(ct string, body []byte) (js.Value, error) {
 	if !fitsDataURL(ct, int64(len(body))) {
 		return js.Undefined(), errTooLong
 	}
-	return await(js.Global().Call("fetch", dataPrefix(ct)+base64.StdEncoding.EncodeToString(body)))
+	return jsutil.AwaitDone(js.Global().Call("fetch", dataPrefix(ct)+base64.StdEncoding.EncodeToString(body)), nil)
 }
 
 // nativePlaylist answers a media element's request at reqURL for the HLS
@@ -221,7 +222,7 @@ func (s *server) nativeSegment(orig, clientID, rangeHeader string) (js.Value, er
 		return fromOrigin(orig, rangeHeader)
 	}
 	body := newStream(p, orig, m, byterange.Range{Start: 0, End: m.size}, to.piece).body()
-	buf, err := await(js.Global().Get("Response").New(body).Call("arrayBuffer"))
+	buf, err := jsutil.AwaitDone(js.Global().Get("Response").New(body).Call("arrayBuffer"), nil)
 	if err != nil || int64(buf.Get("byteLength").Int()) != m.size {
 		return fromOrigin(orig, rangeHeader)
 	}

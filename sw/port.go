@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 )
 
@@ -48,18 +49,18 @@ type meta struct {
 
 // parseMeta reads a successful open reply.
 func parseMeta(r js.Value) (meta, error) {
-	size, ok1 := number(r.Get("size"))
-	l, ok2 := number(r.Get("pieceLength"))
+	size, ok1 := jsutil.AsInt(r.Get("size"))
+	l, ok2 := jsutil.AsInt(r.Get("pieceLength"))
 	if !ok1 || !ok2 || size < 0 || l <= 0 || l%pieceLengthUnit != 0 || l > maxPieceLength {
 		return meta{}, errReply
 	}
 	ahead := 1
-	if n, ok := number(r.Get("readAhead")); ok && n >= 0 {
+	if n, ok := jsutil.AsInt(r.Get("readAhead")); ok && n >= 0 {
 		ahead = int(min(n, maxReadAhead))
 	}
-	m := meta{size: size, pieceLength: l, etag: str(r.Get("etag")), lastModified: str(r.Get("lastModified")), readAhead: ahead}
-	from, ok1 := number(r.Get("directFrom"))
-	end, ok2 := number(r.Get("directEnd"))
+	m := meta{size: size, pieceLength: l, etag: jsutil.AsString(r.Get("etag")), lastModified: jsutil.AsString(r.Get("lastModified")), readAhead: ahead}
+	from, ok1 := jsutil.AsInt(r.Get("directFrom"))
+	end, ok2 := jsutil.AsInt(r.Get("directEnd"))
 	if ok1 && ok2 && 0 <= from && from < end && end <= size {
 		m.directFrom, m.directEnd = from, end
 	}
@@ -68,7 +69,7 @@ func parseMeta(r js.Value) (meta, error) {
 
 // replyError returns the error an ok:false reply carries.
 func replyError(r js.Value) error {
-	if msg := str(r.Get("error")); msg != "" {
+	if msg := jsutil.AsString(r.Get("error")); msg != "" {
 		return errors.New("p2p-sw: the page failed: " + msg)
 	}
 	return errors.New("p2p-sw: the page failed")
@@ -141,7 +142,7 @@ func newPort(v js.Value, reads *readWatch, onClosed func(*port)) *port {
 		leases:   make(map[string]lease),
 	}
 	p.onMsg = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		p.deliver(arg(args, 0).Get("data"))
+		p.deliver(jsutil.Arg(args, 0).Get("data"))
 		return nil
 	})
 	p.onClose = js.FuncOf(func(js.Value, []js.Value) any {
@@ -160,7 +161,7 @@ func (p *port) deliver(data js.Value) {
 	if data.Type() != js.TypeObject {
 		return
 	}
-	switch str(data.Get("op")) {
+	switch jsutil.AsString(data.Get("op")) {
 	case "lease":
 		p.addLease(data)
 		return
@@ -168,7 +169,7 @@ func (p *port) deliver(data js.Value) {
 		go p.close()
 		return
 	}
-	id, ok := number(data.Get("id"))
+	id, ok := jsutil.AsInt(data.Get("id"))
 	if !ok {
 		return
 	}
@@ -320,9 +321,9 @@ func (p *port) addLease(data js.Value) {
 // parseLease reads a lease message: the URL and its lease, without its
 // time; ok is false for a malformed message.
 func parseLease(data js.Value) (url string, l lease, ok bool) {
-	url = str(data.Get("url"))
+	url = jsutil.AsString(data.Get("url"))
 	m, err := parseMeta(data)
-	most, ok := number(data.Get("maxDirect"))
+	most, ok := jsutil.AsInt(data.Get("maxDirect"))
 	if url == "" || err != nil || !ok || most <= 0 {
 		return "", lease{}, false
 	}
@@ -426,7 +427,7 @@ func (p *port) manifest(url, base string, timeout time.Duration) (manifestReply,
 		if !r.Get("ok").Truthy() {
 			return manifestReply{}, replyError(r)
 		}
-		m := manifestReply{text: str(r.Get("text")), contentType: str(r.Get("contentType")), redirect: str(r.Get("redirect")), hosts: strList(r.Get("hosts"), mediaurl.MaxManifestOrigins)}
+		m := manifestReply{text: jsutil.AsString(r.Get("text")), contentType: jsutil.AsString(r.Get("contentType")), redirect: jsutil.AsString(r.Get("redirect")), hosts: jsutil.AsStrings(r.Get("hosts"), mediaurl.MaxManifestOrigins)}
 		if m.redirect == "" && (r.Get("text").Type() != js.TypeString || m.contentType == "") {
 			return manifestReply{}, errReply
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 // pieceCall is a piece request that the stream has sent and not consumed.
@@ -66,8 +67,8 @@ func newStream(p *port, url string, m meta, r byterange.Range, pieceTimeout time
 // it reads a piece only when its consumer pulls.
 func (st *stream) body() js.Value {
 	st.pullFn = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		c := arg(args, 0)
-		return promise(func() (js.Value, error) { return js.Undefined(), st.pull(c) })
+		c := jsutil.Arg(args, 0)
+		return jsutil.Promise(func() (js.Value, error) { return js.Undefined(), st.pull(c) })
 	})
 	st.cancelFn = js.FuncOf(func(js.Value, []js.Value) any {
 		st.finish()
@@ -99,7 +100,7 @@ func (st *stream) pull(c js.Value) error {
 	chunk, err := st.read()
 	if err != nil {
 		st.finish()
-		if errors.Is(err, errCancelled) {
+		if errors.Is(err, jsutil.ErrCancelled) {
 			return nil
 		}
 		return err
@@ -118,7 +119,7 @@ func (st *stream) pull(c js.Value) error {
 func (st *stream) read() (js.Value, error) {
 	if st.reader.IsUndefined() {
 		chunk, err := st.fromPage()
-		if err == nil || errors.Is(err, errCancelled) {
+		if err == nil || errors.Is(err, jsutil.ErrCancelled) {
 			return chunk, err
 		}
 		if err := st.openOrigin(); err != nil {
@@ -167,7 +168,7 @@ func (st *stream) fromPage() (js.Value, error) {
 		return js.Undefined(), errClosed
 	case <-st.done:
 		st.p.cancel(call.id)
-		return js.Undefined(), errCancelled
+		return js.Undefined(), jsutil.ErrCancelled
 	}
 	if !r.Get("ok").Truthy() {
 		return js.Undefined(), replyError(r)
@@ -197,7 +198,7 @@ func (st *stream) openOrigin() error {
 	hdrs := object()
 	hdrs.Set("range", byterange.Header(byterange.Range{Start: st.next, End: st.end}))
 	init.Set("headers", hdrs)
-	resp, err := awaitDone(js.Global().Call("fetch", st.url, init), st.done)
+	resp, err := jsutil.AwaitDone(js.Global().Call("fetch", st.url, init), st.done)
 	if err != nil {
 		return err
 	}
@@ -224,7 +225,7 @@ func (st *stream) openOrigin() error {
 // the range.
 func (st *stream) fromOrigin() (js.Value, error) {
 	for {
-		res, err := awaitDone(st.reader.Call("read"), st.done)
+		res, err := jsutil.AwaitDone(st.reader.Call("read"), st.done)
 		if err != nil {
 			return js.Undefined(), err
 		}

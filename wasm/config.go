@@ -11,7 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v3"
 
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 const (

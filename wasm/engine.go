@@ -19,7 +19,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
 	"github.com/p2pmedia/p2pmedia/wasm/cachestore"
 	"github.com/p2pmedia/p2pmedia/wasm/jsfetch"
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 const (

@@ -13,7 +13,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/hashsource"
 	"github.com/p2pmedia/p2pmedia/wasm/jsfetch"
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 // validateTimeout bounds a validatePiece call; a piece it has not accepted

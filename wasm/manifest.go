@@ -15,7 +15,7 @@ import (
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/engine/manifest"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 const (

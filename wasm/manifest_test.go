@@ -15,7 +15,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 // streamOrigin is a Node HTTP server on 127.0.0.1 serving an HLS master

@@ -11,7 +11,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine"
 	"github.com/p2pmedia/p2pmedia/internal/mediaurl"
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 const (

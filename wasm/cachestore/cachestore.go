@@ -30,7 +30,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/engine/store"
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 // DefaultName is the Cache Storage cache the engine uses.

@@ -32,7 +32,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine/byterange"
 	"github.com/p2pmedia/p2pmedia/engine/identity"
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 // StatusError reports an origin response with an unexpected status, such as

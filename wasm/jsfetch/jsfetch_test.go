@@ -18,7 +18,7 @@ import (
 
 	"github.com/p2pmedia/p2pmedia/engine/identity"
 	"github.com/p2pmedia/p2pmedia/wasm/jsfetch"
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 // reply is what the test origin answers.

@@ -5,12 +5,13 @@ package jsutil_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"syscall/js"
 	"testing"
 	"time"
 
-	"github.com/p2pmedia/p2pmedia/wasm/jsutil"
+	"github.com/p2pmedia/p2pmedia/internal/jsutil"
 )
 
 // eval evaluates a JS expression.
@@ -38,7 +39,7 @@ func TestAwait(t *testing.T) {
 			v, err := jsutil.Await(context.Background(), eval(tt.expr))
 			if tt.wantErr != nil {
 				var je *jsutil.Error
-				if !errors.As(err, &je) || *je != *tt.wantErr {
+				if !errors.As(err, &je) || je.Name != tt.wantErr.Name || je.Message != tt.wantErr.Message {
 					t.Fatalf("Await = %v, %v; want error %+v", v, err, tt.wantErr)
 				}
 				return
@@ -128,5 +129,88 @@ func TestUint8Array(t *testing.T) {
 	u := jsutil.Uint8Array([]byte{1, 2, 3})
 	if u.Get("byteLength").Int() != 3 || u.Get("buffer").Get("byteLength").Int() != 3 || u.Index(2).Int() != 3 {
 		t.Fatalf("Uint8Array = %v", js.Global().Get("Array").Call("from", u))
+	}
+}
+
+// TestErrorValue: a rejection goes back to JS as the value it was, a Go
+// error as a new Error.
+func TestErrorValue(t *testing.T) {
+	reason := eval(`new TypeError("bad")`)
+	_, err := jsutil.Await(context.Background(), js.Global().Get("Promise").Call("reject", reason))
+	if got := jsutil.ErrorValue(err); !got.Equal(reason) {
+		t.Errorf("ErrorValue of a rejection = %v, want the rejected value", got)
+	}
+	got := jsutil.ErrorValue(errors.New("from Go"))
+	if !got.InstanceOf(js.Global().Get("Error")) || got.Get("message").String() != "from Go" {
+		t.Errorf("ErrorValue of a Go error = %v, want an Error with its message", got)
+	}
+}
+
+// TestPromise: a Go function as a JS promise, resolved with its value,
+// rejected with its error or with what JS threw inside it.
+func TestPromise(t *testing.T) {
+	ctx := context.Background()
+	v, err := jsutil.Await(ctx, jsutil.Promise(func() (js.Value, error) { return js.ValueOf(3), nil }))
+	if err != nil || v.Int() != 3 {
+		t.Errorf("resolved: %v, %v; want 3", v, err)
+	}
+	_, err = jsutil.Await(ctx, jsutil.Promise(func() (js.Value, error) { return js.Undefined(), errors.New("nope") }))
+	if err == nil || err.Error() != "Error: nope" {
+		t.Errorf("rejected: %v, want Error: nope", err)
+	}
+	_, err = jsutil.Await(ctx, jsutil.Promise(func() (js.Value, error) {
+		return eval(`(() => { throw new RangeError("thrown") })`).Invoke(), nil
+	}))
+	var je *jsutil.Error
+	if !errors.As(err, &je) || je.Name != "RangeError" {
+		t.Errorf("thrown: %v, want RangeError", err)
+	}
+}
+
+// TestProtect: a Go panic inside the protected function is an error, not
+// the end of the program.
+func TestProtect(t *testing.T) {
+	_, err := jsutil.Protect(func() (js.Value, error) {
+		var m map[string]int
+		m["x"] = 1 // a Go runtime panic
+		return js.Undefined(), nil
+	})
+	if err == nil {
+		t.Fatal("Protect of a panicking function gave no error")
+	}
+}
+
+// TestAwaitDone: a promise that never settles gives ErrCancelled once done
+// closes.
+func TestAwaitDone(t *testing.T) {
+	done := make(chan struct{})
+	close(done)
+	if _, err := jsutil.AwaitDone(eval(`new Promise(() => {})`), done); err != jsutil.ErrCancelled {
+		t.Errorf("AwaitDone = %v, want ErrCancelled", err)
+	}
+}
+
+// TestAs: values read only when they have the type asked for.
+func TestAs(t *testing.T) {
+	if n, ok := jsutil.AsInt(js.ValueOf(42)); !ok || n != 42 {
+		t.Errorf("AsInt(42) = %d, %v", n, ok)
+	}
+	for _, expr := range []string{"1.5", "NaN", "2 ** 54", `"7"`, "null"} {
+		if n, ok := jsutil.AsInt(eval(expr)); ok {
+			t.Errorf("AsInt(%s) = %d, true; want false", expr, n)
+		}
+	}
+	if got := jsutil.AsString(js.ValueOf(3)); got != "" {
+		t.Errorf("AsString(3) = %q", got)
+	}
+	list := eval(`["a", 1, "", "b", "c"]`)
+	if got := jsutil.AsStrings(list, 9); fmt.Sprint(got) != "[a b c]" {
+		t.Errorf("AsStrings = %q, want [a b c]", got)
+	}
+	if got := jsutil.AsStrings(list, 2); fmt.Sprint(got) != "[a]" {
+		t.Errorf("AsStrings of the first 2 = %q, want [a]", got)
+	}
+	if got := jsutil.AsStrings(eval(`"a"`), 2); got != nil {
+		t.Errorf("AsStrings of a string = %q, want none", got)
 	}
 }
