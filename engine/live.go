@@ -177,11 +177,16 @@ func (s *Swarm) announcedLocked(name string) (identity.ResourceInfo, bool) {
 	return best, len(votes) > 0
 }
 
-// holdingsDueLocked reports whether a connected peer may still announce
-// what it holds: it has not sent them all yet, and joined within
-// holdingsWait. A viewer elected to fetch a live segment waits for them,
-// since that peer may hold the segment already.
+// holdingsDueLocked reports whether the swarm, which has heard no peer's
+// holdings yet, has a connected peer that may still announce them: it has
+// not sent them all yet, and joined within holdingsWait. A viewer elected
+// to fetch a live segment waits for them, since that peer may hold the
+// segment already. Once one peer's holdings are in, the swarm is running:
+// peers that join later do not hold up the segments.
 func (s *Swarm) holdingsDueLocked(now time.Time) bool {
+	if s.heardHoldings {
+		return false
+	}
 	for _, p := range s.peers {
 		if holdingsDue(p.ready, p.joined, now) {
 			return true
