@@ -177,28 +177,26 @@ func (s *Swarm) announcedLocked(name string) (identity.ResourceInfo, bool) {
 	return best, len(votes) > 0
 }
 
-// holdingsDueLocked reports whether the swarm, which has heard no peer's
-// holdings yet, has a connected peer that may still announce them: it has
-// not sent them all yet, and joined within holdingsWait. A viewer elected
-// to fetch a live segment waits for them, since that peer may hold the
-// segment already. Once one peer's holdings are in, the swarm is running:
-// peers that join later do not hold up the segments.
+// holdingsDueLocked reports whether the swarm has heard no peer's holdings
+// yet (wire.Ready) while a connected peer that joined within holdingsWait
+// may still announce them. A viewer elected to fetch a live segment waits
+// for them, since that peer may hold the segment already. Once one peer's
+// holdings are in, the swarm is running: peers that join later do not hold
+// up the segments.
 func (s *Swarm) holdingsDueLocked(now time.Time) bool {
-	if s.heardHoldings {
-		return false
-	}
 	for _, p := range s.peers {
-		if holdingsDue(p.ready, p.joined, now) {
+		if holdingsDue(s.heardHoldings, p.joined, now) {
 			return true
 		}
 	}
 	return false
 }
 
-// holdingsDue reports whether the holdings of a peer that joined at joined,
-// ready once it sent them all, are still to be waited for at now.
-func holdingsDue(ready bool, joined, now time.Time) bool {
-	return !ready && now.Sub(joined) < holdingsWait
+// holdingsDue reports whether the holdings of a peer that joined at joined
+// are still to be waited for at now, heard telling whether the swarm has
+// heard any peer's holdings.
+func holdingsDue(heard bool, joined, now time.Time) bool {
+	return !heard && now.Sub(joined) < holdingsWait
 }
 
 // heardLocked wakes those waiting for peers' announcements.

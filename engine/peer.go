@@ -74,7 +74,6 @@ type peer struct {
 	cancelPos int
 	strikes   int
 	joined    time.Time // when it joined s.peers
-	ready     bool      // it sent every bitfield of its connection (wire.Ready)
 	upID      uint32    // request id of the upload being sent
 	upActive  bool
 	upCancel  bool    // the peer cancelled the upload being sent
@@ -331,7 +330,7 @@ func (p *peer) handle(m wire.Message) error {
 	case *wire.Ready:
 		// Until every bitfield the peer sent on connecting is in, a
 		// resource it has not announced yet may still be on its way.
-		s.heardHoldings, p.ready = true, true
+		s.heardHoldings = true
 		s.heardLocked()
 		s.kick()
 	case *wire.Have:

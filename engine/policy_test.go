@@ -272,21 +272,21 @@ func TestCheckRanges(t *testing.T) {
 }
 
 // TestHoldingsDue: a peer's holdings are waited for from when it joins
-// until it sent them all, or for holdingsWait at most.
+// until the swarm heard a peer's holdings, or for holdingsWait at most.
 func TestHoldingsDue(t *testing.T) {
 	joined := time.Unix(1000, 0)
 	for _, tc := range []struct {
 		name  string
-		ready bool
+		heard bool
 		after time.Duration
 		want  bool
 	}{
 		{"just joined", false, 0, true},
 		{"still within the wait", false, holdingsWait - time.Millisecond, true},
 		{"never sent them", false, holdingsWait, false},
-		{"sent them", true, time.Millisecond, false},
+		{"a peer's holdings heard", true, time.Millisecond, false},
 	} {
-		if got := holdingsDue(tc.ready, joined, joined.Add(tc.after)); got != tc.want {
+		if got := holdingsDue(tc.heard, joined, joined.Add(tc.after)); got != tc.want {
 			t.Errorf("%s: holdingsDue = %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -27,7 +27,7 @@
   'use strict';
 
   const MARK = '/__p2pmedia__/';
-  const proxy = self.MediaProxy = {version: '__VERSION__', wasmVersion: '', originalUrl: url => originalUrl(url)};
+  const proxy = self.MediaProxy = {version: '__VERSION__', wasmVersion: '', originalUrl};
 
   // The destinations of media requests: media elements and text tracks, and
   // the empty destination of fetch() and XHR, which MSE players use.

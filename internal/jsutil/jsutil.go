@@ -102,7 +102,7 @@ func Try(fn func()) (err error) {
 }
 
 // panicError describes a panic that is not a JS one. Not with fmt, which
-// the service worker's program does without: it would grow it by a sixth.
+// the service worker's program does without: it is large.
 func panicError(r any) error {
 	switch e := r.(type) {
 	case error:
@@ -165,13 +165,13 @@ func AwaitDone(p js.Value, done <-chan struct{}) (js.Value, error) {
 	// Only one of the two runs, once: it releases both, so nothing leaks
 	// when ctx ends before the promise settles.
 	onOK = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{v: arg(args)}
+		ch <- result{v: Arg(args, 0)}
 		onOK.Release()
 		onErr.Release()
 		return nil
 	})
 	onErr = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{err: ErrorOf(arg(args))}
+		ch <- result{err: ErrorOf(Arg(args, 0))}
 		onOK.Release()
 		onErr.Release()
 		return nil
@@ -226,8 +226,6 @@ func Protect(fn func() (js.Value, error)) (v js.Value, err error) {
 	}()
 	return fn()
 }
-
-func arg(args []js.Value) js.Value { return Arg(args, 0) }
 
 // Arg returns args[i], or undefined when there are fewer arguments.
 func Arg(args []js.Value, i int) js.Value {

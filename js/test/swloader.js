@@ -12,7 +12,6 @@ export function loadServiceWorker() {
   /** @type {Record<string, any>} */
   const g = {
     URL,
-    URLPattern: globalThis.URLPattern,
     Headers,
     Response,
     setTimeout,
